@@ -1,0 +1,52 @@
+"""Creates what the functions expect in LocalStack: the bucket, the jobs queue and its dead-letter queue.
+
+Idempotent: creating what exists changes nothing. Names come from the same variables the
+functions read (STORAGE_ROOT, QUEUE_URL), so the two cannot disagree.
+"""
+
+import json
+import os
+import sys
+
+import boto3
+
+endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+region = os.environ.get("AWS_REGION", "us-east-1")
+storage_root = os.environ["STORAGE_ROOT"]
+queue_url = os.environ["QUEUE_URL"]
+
+if not storage_root.startswith("s3://"):
+    sys.exit(f"STORAGE_ROOT must look like s3://bucket/prefix, got {storage_root!r}")
+bucket = storage_root[len("s3://"):].split("/", 1)[0]
+queue_name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+dlq_name = f"{queue_name}-dlq"
+
+session = boto3.session.Session(
+    aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+    aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+    region_name=region,
+)
+s3 = session.client("s3", endpoint_url=endpoint)
+sqs = session.client("sqs", endpoint_url=endpoint)
+
+existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+if bucket not in existing:
+    s3.create_bucket(Bucket=bucket)
+
+dlq_url = sqs.create_queue(
+    QueueName=dlq_name,
+    # 14 days, SQS's maximum: time to inspect and redrive failed jobs.
+    Attributes={"MessageRetentionPeriod": "1209600"},
+)["QueueUrl"]
+dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+attributes = {
+    # As template.yaml: 6x the file processor's timeout, and 5 receives before the DLQ.
+    "VisibilityTimeout": os.environ.get("JOBS_VISIBILITY_TIMEOUT_SECS", "180"),
+    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+}
+created_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+sqs.set_queue_attributes(QueueUrl=created_url, Attributes=attributes)
+if created_url != queue_url:
+    sys.exit(f"QUEUE_URL is {queue_url} but LocalStack named the queue {created_url}: set QUEUE_URL to that")
+
+print(f"LocalStack ready: bucket s3://{bucket}, queue {queue_name} with dead-letter queue {dlq_name}", file=sys.stderr)

@@ -1,0 +1,2 @@
+-- Reverts 0002.
+alter table tasks drop column file_path;

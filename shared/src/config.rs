@@ -1,0 +1,349 @@
+//! Settings read once from the environment at cold start into a typed [`Config`].
+//!
+//! This is the only module that reads the process environment (besides `RUST_LOG`, which
+//! `telemetry` hands to `tracing`). A missing or malformed variable stops start-up with an error
+//! that names it. Secrets are [`SecretString`]s, so `Debug` output is safe to log.
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Everything the functions and the local server need to know about their surroundings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Postgres connection string.
+    pub database_url: SecretString,
+    /// The seed's `STORAGE_ROOT`, mapped to an S3 bucket and key prefix.
+    pub storage_root: StorageRoot,
+    /// The SQS queue that carries file-processing jobs.
+    pub queue_url: String,
+    /// HMAC key for access and refresh tokens; at least 32 bytes.
+    pub jwt_secret: SecretString,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Whether auth cookies carry `Secure` (browsers accept it from `http://localhost` too).
+    pub cookie_secure: bool,
+    /// Origins allowed to make credentialed, state-changing requests (CSRF check, CORS).
+    pub allowed_origins: Vec<String>,
+    /// Largest file accepted by the multipart upload endpoint.
+    pub max_upload_bytes: usize,
+    /// Postgres pool size per process: one Lambda instance serves one request at a time.
+    pub db_max_connections: u32,
+    /// Port of the local server (`local-api`); Lambda ignores it.
+    pub port: u16,
+    /// AWS region for the SDK clients (set by Lambda; `us-east-1` locally).
+    pub aws_region: String,
+    /// Whether an `AWS_ENDPOINT_URL[_S3]` override is set (LocalStack): S3 then uses path-style URLs.
+    pub aws_endpoint_overridden: bool,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first variable that is missing or malformed.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first variable that is missing or malformed.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let jwt_secret = env.required("JWT_SECRET")?;
+        if jwt_secret.len() < 32 {
+            return Err(ConfigError::invalid(
+                "JWT_SECRET",
+                "must be at least 32 bytes (generate one with `openssl rand -base64 48`)",
+            ));
+        }
+        Ok(Self {
+            database_url: database_url(&env)?,
+            storage_root: env.parsed("STORAGE_ROOT")?,
+            queue_url: env.required("QUEUE_URL")?,
+            jwt_secret: jwt_secret.into(),
+            access_token_ttl: Duration::from_secs(env.parsed_or("ACCESS_TOKEN_TTL_SECS", 30 * 60)?),
+            refresh_token_ttl: Duration::from_secs(
+                env.parsed_or("REFRESH_TOKEN_TTL_SECS", 7 * 24 * 60 * 60)?,
+            ),
+            cookie_secure: env.parsed_or("COOKIE_SECURE", true)?,
+            allowed_origins: env
+                .optional("ALLOWED_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                        .filter(|origin| !origin.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            // API Gateway and Lambda cap a request at 6 MB, base64 included: 4 MiB of file fits.
+            max_upload_bytes: env.parsed_or("MAX_UPLOAD_BYTES", 4 * 1024 * 1024)?,
+            db_max_connections: env.parsed_or("DB_MAX_CONNECTIONS", 2)?,
+            port: env.parsed_or("PORT", 8000)?,
+            aws_region: env
+                .optional("AWS_REGION")
+                .or_else(|| env.optional("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            aws_endpoint_overridden: env.optional("AWS_ENDPOINT_URL").is_some()
+                || env.optional("AWS_ENDPOINT_URL_S3").is_some(),
+        })
+    }
+}
+
+/// Reads only `DATABASE_URL`: what the `migrate` function needs, and nothing else.
+///
+/// # Errors
+/// A [`ConfigError`] when `DATABASE_URL` is missing or is not a Postgres URL.
+pub fn database_url_from_env() -> Result<SecretString, ConfigError> {
+    database_url(&Env(&|name: &str| std::env::var(name).ok()))
+}
+
+fn database_url(env: &Env<'_>) -> Result<SecretString, ConfigError> {
+    let url = env.required("DATABASE_URL")?;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(ConfigError::invalid(
+            "DATABASE_URL",
+            "must be a postgres:// or postgresql:// URL",
+        ));
+    }
+    Ok(url.into())
+}
+
+/// The seed's `STORAGE_ROOT` as an S3 location: `s3://bucket` or `s3://bucket/prefix`.
+///
+/// Uploads live under `<prefix>/uploads/` and results under `<prefix>/results/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageRoot {
+    pub bucket: String,
+    /// Key prefix without leading or trailing `/`; empty for the bucket's root.
+    pub prefix: String,
+}
+
+impl StorageRoot {
+    /// The object key for `path` under this root, e.g. `prefix/uploads/…`.
+    pub fn key(&self, path: &str) -> String {
+        if self.prefix.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{}/{path}", self.prefix)
+        }
+    }
+}
+
+impl FromStr for StorageRoot {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let rest = raw
+            .strip_prefix("s3://")
+            .ok_or("must look like s3://bucket/prefix")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        // S3's bucket naming rules, minus the rarely used dotted names.
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !bucket.starts_with('-')
+            && !bucket.ends_with('-');
+        if !valid_bucket {
+            return Err(format!(
+                "bucket name {bucket:?} is not a valid S3 bucket name (3-63 of a-z, 0-9, -)"
+            ));
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix.split('/').any(|segment| segment == "..") || prefix.contains("//") {
+            return Err("prefix must not contain `..` or empty segments".to_owned());
+        }
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for StorageRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// A configuration variable that is missing or malformed; start-up stops with this.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn invalid(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name)
+            .ok_or_else(|| ConfigError::invalid(name, "is not set (see the table in README.md)"))
+    }
+
+    fn parsed<T>(&self, name: &'static str) -> Result<T, ConfigError>
+    where
+        T: FromStr<Err: fmt::Display>,
+    {
+        let raw = self.required(name)?;
+        raw.trim()
+            .parse()
+            .map_err(|e| ConfigError::invalid(name, format!("is malformed: {e}")))
+    }
+
+    fn parsed_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr<Err: fmt::Display>,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(_) => self.parsed(name),
+        }
+    }
+}
+
+/// Exposes a secret for the one call that needs it; kept here so `expose_secret` calls are easy to audit.
+pub(crate) fn expose(secret: &SecretString) -> &str {
+    secret.expose_secret()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn complete() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("DATABASE_URL", "postgres://u:hunter2@db/writers".to_owned()),
+            ("STORAGE_ROOT", "s3://writers-uploads/prod".to_owned()),
+            ("QUEUE_URL", "https://sqs.example/jobs".to_owned()),
+            ("JWT_SECRET", "x".repeat(32)),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn a_complete_environment_gets_the_documented_defaults() {
+        let config = load(&complete()).expect("valid");
+        assert_eq!(config.access_token_ttl, Duration::from_secs(1800));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(604_800));
+        assert!(config.cookie_secure);
+        assert_eq!(config.max_upload_bytes, 4 * 1024 * 1024);
+        assert_eq!(config.port, 8000);
+        assert_eq!(config.storage_root.bucket, "writers-uploads");
+        assert_eq!(config.storage_root.key("uploads/a"), "prod/uploads/a");
+    }
+
+    #[test]
+    fn each_missing_required_variable_is_named() {
+        for name in ["DATABASE_URL", "STORAGE_ROOT", "QUEUE_URL", "JWT_SECRET"] {
+            let mut vars = complete();
+            vars.remove(name);
+            let err = load(&vars).expect_err(name);
+            assert_eq!(err.variable, name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_number_names_its_variable() {
+        let mut vars = complete();
+        vars.insert("MAX_UPLOAD_BYTES", "four megabytes".to_owned());
+        let err = load(&vars).expect_err("malformed");
+        assert_eq!(err.variable, "MAX_UPLOAD_BYTES");
+        assert!(err.to_string().contains("malformed"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_boolean_names_its_variable() {
+        let mut vars = complete();
+        vars.insert("COOKIE_SECURE", "yes please".to_owned());
+        assert_eq!(load(&vars).expect_err("bool").variable, "COOKIE_SECURE");
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let mut vars = complete();
+        vars.insert("JWT_SECRET", "secret".to_owned());
+        assert_eq!(load(&vars).expect_err("short").variable, "JWT_SECRET");
+    }
+
+    #[test]
+    fn a_database_url_of_another_kind_is_refused() {
+        let mut vars = complete();
+        vars.insert("DATABASE_URL", "mysql://db/writers".to_owned());
+        assert_eq!(load(&vars).expect_err("mysql").variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn storage_root_must_be_an_s3_url_with_a_valid_bucket() {
+        for bad in [
+            "/var/app/storage",
+            "s3://",
+            "s3://UPPER/x",
+            "s3://a/x",
+            "s3://ok-bucket/../x",
+        ] {
+            let mut vars = complete();
+            vars.insert("STORAGE_ROOT", bad.to_owned());
+            assert_eq!(
+                load(&vars).expect_err(bad).variable,
+                "STORAGE_ROOT",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn storage_root_without_prefix_keys_from_the_bucket_root() {
+        let root: StorageRoot = "s3://writers-local".parse().expect("valid");
+        assert_eq!(root.prefix, "");
+        assert_eq!(root.key("uploads/x"), "uploads/x");
+        let nested: StorageRoot = "s3://writers-local/a/b/".parse().expect("valid");
+        assert_eq!(nested.key("results/t.json"), "a/b/results/t.json");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let mut vars = complete();
+        vars.insert("JWT_SECRET", "s3cr3t-".repeat(6));
+        let printed = format!("{:?}", load(&vars).expect("valid"));
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("s3cr3t-"), "{printed}");
+    }
+
+    #[test]
+    fn allowed_origins_are_split_and_normalised() {
+        let mut vars = complete();
+        vars.insert(
+            "ALLOWED_ORIGINS",
+            "http://localhost:3000/ , https://app.example".to_owned(),
+        );
+        let config = load(&vars).expect("valid");
+        assert_eq!(
+            config.allowed_origins,
+            ["http://localhost:3000", "https://app.example"]
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! Uploaded files and their processing jobs: S3 under the `STORAGE_ROOT` prefix, and SQS.
+
+pub mod queue;
+pub mod storage;

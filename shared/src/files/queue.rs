@@ -1,0 +1,63 @@
+//! The SQS jobs queue: one method per call, no business rules.
+
+use aws_sdk_sqs::{Client, types::QueueAttributeName};
+
+use crate::{Config, Error};
+
+/// The jobs queue and the SQS client that reaches it.
+#[derive(Clone, Debug)]
+pub struct JobQueue {
+    client: Client,
+    url: String,
+}
+
+impl JobQueue {
+    /// Builds the client for the queue named by `QUEUE_URL`.
+    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+        Self {
+            client: Client::new(aws),
+            url: config.queue_url.clone(),
+        }
+    }
+
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The SQS client itself, for callers that need a call this type does not wrap (the poller, tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Checks that the queue exists and the credentials reach it.
+    ///
+    /// # Errors
+    /// [`Error::Queue`] when SQS is unreachable or the queue is missing.
+    pub async fn check(&self) -> Result<(), Error> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(Error::queue)?;
+        Ok(())
+    }
+
+    /// Sends one message body; returns the SQS message id.
+    ///
+    /// # Errors
+    /// [`Error::Queue`] when the send fails.
+    pub async fn send(&self, body: &str) -> Result<String, Error> {
+        let sent = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(Error::queue)?;
+        Ok(sent.message_id.unwrap_or_default())
+    }
+}

@@ -1,0 +1,83 @@
+//! [`Error`] to HTTP, in one `match`: every 4xx gets a JSON `detail`, no 5xx leaks internals.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::Error;
+
+/// How long a client should wait before retrying after a dependency failed.
+const DEPENDENCY_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Database(_) | Self::Storage(_) | Self::Queue(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
+            Self::Database(_) | Self::Storage(_) | Self::Queue(_) => Some(DEPENDENCY_RETRY_AFTER),
+            _ => None,
+        };
+        let body = if status.is_server_error() {
+            // Logged once, here, with the whole cause chain; the client learns only what failed.
+            tracing::error!(error.cause_chain = ?self, error.message = %self, "request failed");
+            let detail = match status {
+                StatusCode::SERVICE_UNAVAILABLE => format!("{self}; try again shortly"),
+                _ => "internal server error".to_owned(),
+            };
+            json!({ "detail": detail })
+        } else {
+            tracing::debug!(error.message = %self, "request refused");
+            match &self {
+                Self::Invalid(errors) => json!({ "detail": self.to_string(), "errors": errors }),
+                _ => json!({ "detail": self.to_string() }),
+            }
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(after) = retry_after {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(after.as_secs().max(1)),
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The fallback for paths no route serves.
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "detail": "not found" })),
+    )
+        .into_response()
+}
+
+/// The fallback for a served path asked with another method.
+pub async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "detail": "method not allowed" })),
+    )
+        .into_response()
+}

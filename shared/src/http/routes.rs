@@ -1,0 +1,178 @@
+//! Every HTTP route, and the Lambda function that serves it: the single source.
+//!
+//! The local server, each function's router, the OpenAPI document (`http::docs`) and
+//! `template.yaml` all derive from [`routes`] or are tested against it (`tests/api/template.rs`).
+//! A documented route's method and path come from its handler's `#[utoipa::path]`, so the
+//! routing and the API document cannot disagree.
+
+use axum::{
+    Router,
+    handler::Handler,
+    http::{HeaderName, Method, Request},
+    routing::{MethodFilter, MethodRouter, get},
+};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use utoipa::openapi::{
+    RefOr,
+    path::{PathItem, Paths},
+    schema::Schema,
+};
+use utoipa_axum::{router::UtoipaMethodRouter, routes as documented};
+
+use crate::{AppState, health, http::docs};
+
+/// A deployable HTTP Lambda: one crate under `functions/`, one `AWS::Serverless::Function`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Function {
+    ApiDocs,
+}
+
+impl Function {
+    /// Every HTTP function, for tests that walk the function map.
+    pub const ALL: [Self; 1] = [Self::ApiDocs];
+
+    /// The router this function's Lambda binary serves: only its own routes.
+    pub fn router(self, state: AppState) -> Router {
+        build(routes().into_iter().filter(|r| r.function == self), state)
+    }
+
+    /// The function's logical ID in `template.yaml`.
+    pub fn logical_id(self) -> &'static str {
+        match self {
+            Self::ApiDocs => "ApiDocsFunction",
+        }
+    }
+
+    /// The package (and binary) under `functions/`.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Self::ApiDocs => "api-docs",
+        }
+    }
+}
+
+/// One method on one path, the function that serves it, and its OpenAPI description if any.
+pub struct Route {
+    pub function: Function,
+    pub method: Method,
+    /// In axum's syntax: `{task_id}` for a segment, `{*path}` for the rest of the path.
+    pub path: String,
+    endpoint: MethodRouter<AppState>,
+    openapi: Option<(Paths, Vec<(String, RefOr<Schema>)>)>,
+}
+
+/// The table. Documented routes take their method and path from `#[utoipa::path]`.
+pub fn routes() -> Vec<Route> {
+    use Function::*;
+    vec![
+        Route::documented(ApiDocs, documented!(docs::openapi_json)),
+        // Swagger UI's HTML and assets: pages for people, not operations of the API.
+        Route::hidden(ApiDocs, Method::GET, "/docs", docs::index),
+        Route::hidden(ApiDocs, Method::GET, "/docs/{*path}", docs::asset),
+    ]
+}
+
+/// The whole deployed API: what each function's slice is cut from.
+pub fn app(state: AppState) -> Router {
+    build(routes(), state)
+}
+
+/// The whole API plus `GET /health`: what `local-api` and the integration tests serve.
+pub fn local_app(state: AppState) -> Router {
+    let router = table(routes()).route("/health", get(health::handler));
+    finish(router, state)
+}
+
+impl Route {
+    /// A route described by its handler's `#[utoipa::path]` (one method per handler).
+    fn documented(
+        function: Function,
+        (schemas, paths, endpoint): UtoipaMethodRouter<AppState>,
+    ) -> Self {
+        let (path, item) = paths
+            .paths
+            .iter()
+            .next()
+            .expect("#[utoipa::path] names a path");
+        let method = only_method(item);
+        Self {
+            function,
+            method,
+            path: path.clone(),
+            endpoint,
+            openapi: Some((paths, schemas)),
+        }
+    }
+
+    /// A route that the OpenAPI document leaves out (the docs pages themselves).
+    fn hidden<H, T>(function: Function, method: Method, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard HTTP method");
+        Self {
+            function,
+            method,
+            path: path.to_owned(),
+            endpoint: axum::routing::on(filter, handler),
+            openapi: None,
+        }
+    }
+
+    /// This route's entry in the OpenAPI document, if it is documented.
+    pub fn openapi(&self) -> Option<&(Paths, Vec<(String, RefOr<Schema>)>)> {
+        self.openapi.as_ref()
+    }
+}
+
+fn only_method(item: &PathItem) -> Method {
+    let methods = [
+        (&item.get, Method::GET),
+        (&item.post, Method::POST),
+        (&item.put, Method::PUT),
+        (&item.patch, Method::PATCH),
+        (&item.delete, Method::DELETE),
+    ];
+    let mut present = methods.into_iter().filter(|(op, _)| op.is_some());
+    let (_, method) = present.next().expect("#[utoipa::path] names a method");
+    assert!(
+        present.next().is_none(),
+        "one method per documented handler"
+    );
+    method
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn build(routes: impl IntoIterator<Item = Route>, state: AppState) -> Router {
+    finish(table(routes), state)
+}
+
+fn table(routes: impl IntoIterator<Item = Route>) -> Router<AppState> {
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(&r.path, r.endpoint))
+}
+
+/// The layers and fallbacks every router gets, whether it serves one function or all.
+fn finish(router: Router<AppState>, state: AppState) -> Router {
+    router
+        .fallback(crate::http::error::not_found)
+        .method_not_allowed_fallback(crate::http::error::method_not_allowed)
+        // Outermost first: give each request an id, log it in the span, echo it to the client.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

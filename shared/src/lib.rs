@@ -1,0 +1,33 @@
+//! Writers: a task-management API for writers, as AWS Lambda functions over one shared library.
+//!
+//! # Layout
+//!
+//! - [`config`]: [`Config`] read once from the environment; secrets never print.
+//! - [`state`]: [`AppState`], the pool and AWS clients built once per cold start.
+//! - [`error`]: [`Error`], what operations fail with; `http::error` maps it to responses.
+//! - [`db`]: the lazily connecting pool and the embedded migrations.
+//! - [`files`]: S3 under the `STORAGE_ROOT` prefix, and the SQS jobs queue.
+//! - [`http`]: the one route table, shared by the local server, each Lambda function and the
+//!   OpenAPI document.
+//! - [`health`]: the local server's dependency check.
+//! - [`telemetry`]: the `tracing` subscriber.
+//!
+//! # Request flow
+//!
+//! ```text
+//! API Gateway → functions/<name>::main ─┐
+//! local-api / integration tests ────────┴→ http::routes → <feature>::http → <feature> → <feature>::db, files
+//! ```
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod files;
+pub mod health;
+pub mod http;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::{Error, ValidationErrors};
+pub use state::AppState;

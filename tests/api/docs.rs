@@ -1,0 +1,90 @@
+//! The API documents itself, and every path it does not serve gets a JSON answer.
+
+use axum::http::{Method, StatusCode};
+use sqlx::PgPool;
+
+use crate::helpers::TestApp;
+
+#[sqlx::test]
+async fn the_openapi_document_is_served_as_openapi_3_1(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.header("content-type"), "application/json");
+    let document = response.json();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["info"]["title"], "Writers");
+    assert!(
+        document["paths"]["/openapi.json"]["get"].is_object(),
+        "{document}"
+    );
+}
+
+#[sqlx::test]
+async fn docs_redirect_to_swagger_ui_which_loads_our_document(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+
+    let redirect = app.get("/docs").await;
+    assert_eq!(redirect.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.header("location"), "/docs/index.html");
+
+    let page = app.get("/docs/index.html").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.header("content-type").starts_with("text/html"));
+    assert!(page.text().contains("swagger-ui"), "{}", page.text());
+
+    // Served from the binary, not a CDN: the page works with no network.
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-initializer.js",
+    ] {
+        let response = app.get(&format!("/docs/{asset}")).await;
+        assert_eq!(response.status, StatusCode::OK, "{asset}");
+        assert!(
+            !page.text().contains("https://"),
+            "index.html loads nothing remote"
+        );
+    }
+    let initializer = app.get("/docs/swagger-initializer.js").await.text();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+}
+
+#[sqlx::test]
+async fn an_unknown_docs_asset_is_a_json_404(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let response = app.get("/docs/../../etc/passwd").await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    let response = app.get("/docs/no-such-file.js").await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    assert_eq!(response.json()["detail"], "page not found");
+}
+
+#[sqlx::test]
+async fn an_unknown_path_is_a_json_404(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let response = app.get("/no/such/route").await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    assert_eq!(response.json(), serde_json::json!({"detail": "not found"}));
+}
+
+#[sqlx::test]
+async fn a_wrong_method_is_a_json_405(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let response = app.request(Method::DELETE, "/openapi.json").await;
+    assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        response.json(),
+        serde_json::json!({"detail": "method not allowed"})
+    );
+}
+
+#[sqlx::test]
+async fn every_response_carries_a_request_id(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let first = app.get("/openapi.json").await;
+    let second = app.get("/no/such/route").await;
+    let (a, b) = (first.header("x-request-id"), second.header("x-request-id"));
+    assert_eq!(a.len(), 36, "a UUID: {a}");
+    assert_ne!(a, b);
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real router over real Postgres (a fresh database per test) and
+//! LocalStack. Run them with `make test`, which starts both and exports the configuration.
+
+mod docs;
+mod health;
+mod helpers;
+mod localstack;
+mod migrations;
+mod schema;
+mod template;

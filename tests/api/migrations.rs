@@ -1,0 +1,135 @@
+//! The `migrate` verbs against a real, empty database.
+
+use sqlx::PgPool;
+use writers::db::{MigrateCommand, MigrationStatus, migrate};
+
+fn applied(status: &[MigrationStatus]) -> Vec<i64> {
+    status
+        .iter()
+        .filter(|m| m.applied)
+        .map(|m| m.version)
+        .collect()
+}
+
+async fn tables(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "select table_name::text from information_schema.tables
+         where table_schema = 'public' and table_name <> '_sqlx_migrations' order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("information_schema is readable")
+}
+
+async fn has_file_path(pool: &PgPool) -> bool {
+    sqlx::query_scalar(
+        "select exists (select 1 from information_schema.columns
+         where table_name = 'tasks' and column_name = 'file_path')",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("information_schema is readable")
+}
+
+/// `pg_dump --schema-only` of the test's own database, without the migrations ledger.
+async fn schema(pool: &PgPool) -> String {
+    let name: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(pool)
+        .await
+        .expect("a database name");
+    let base = std::env::var("DATABASE_URL").expect("make test sets DATABASE_URL");
+    let url = format!(
+        "{}/{name}",
+        base.rsplit_once('/').expect("a URL with a path").0
+    );
+    let output = std::process::Command::new("pg_dump")
+        .args(["--schema-only", "--no-owner", "--no-privileges"])
+        .args(["--exclude-table", "_sqlx_migrations", "--dbname", &url])
+        .output()
+        .expect("pg_dump runs (it comes with the PostgreSQL client)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .lines()
+        // Newer pg_dump brackets its output with a random `\restrict` key.
+        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[sqlx::test(migrations = false)]
+async fn up_then_down_to_base_then_up_reproduces_the_same_schema(pool: PgPool) {
+    let status = migrate(&pool, MigrateCommand::Up).await.expect("up");
+    assert_eq!(applied(&status), [1, 2]);
+    let first = schema(&pool).await;
+    assert!(first.contains("CREATE TABLE public.tasks"), "{first}");
+
+    let status = migrate(&pool, MigrateCommand::DownTo(0))
+        .await
+        .expect("down --to base");
+    assert_eq!(applied(&status), Vec::<i64>::new());
+    assert_eq!(tables(&pool).await, Vec::<String>::new());
+    assert!(
+        !schema(&pool).await.contains("task_status"),
+        "the enum type is dropped too"
+    );
+
+    migrate(&pool, MigrateCommand::Up).await.expect("up again");
+    assert_eq!(schema(&pool).await, first);
+}
+
+#[sqlx::test(migrations = false)]
+async fn down_undoes_exactly_one_step(pool: PgPool) {
+    migrate(&pool, MigrateCommand::Up).await.expect("up");
+
+    let status = migrate(&pool, MigrateCommand::DownOne).await.expect("down");
+    assert_eq!(applied(&status), [1]);
+    assert!(!has_file_path(&pool).await, "0002 is reverted");
+    assert_eq!(tables(&pool).await, ["tasks", "users"], "0001 is not");
+
+    let status = migrate(&pool, MigrateCommand::DownOne).await.expect("down");
+    assert_eq!(applied(&status), Vec::<i64>::new());
+    assert_eq!(tables(&pool).await, Vec::<String>::new());
+
+    let status = migrate(&pool, MigrateCommand::DownOne)
+        .await
+        .expect("down at base");
+    assert_eq!(
+        applied(&status),
+        Vec::<i64>::new(),
+        "down at base is a no-op"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn down_to_a_version_keeps_that_version(pool: PgPool) {
+    migrate(&pool, MigrateCommand::Up).await.expect("up");
+    let status = migrate(&pool, MigrateCommand::DownTo(1))
+        .await
+        .expect("down --to 1");
+    assert_eq!(applied(&status), [1]);
+    assert!(!has_file_path(&pool).await);
+    assert!(
+        migrate(&pool, MigrateCommand::DownTo(7)).await.is_err(),
+        "an unknown version is refused, not treated as base"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn status_lists_every_migration_with_its_state(pool: PgPool) {
+    let status = migrate(&pool, MigrateCommand::Status)
+        .await
+        .expect("status");
+    let described: Vec<_> = status
+        .iter()
+        .map(|m| (m.version, m.description.as_str(), m.applied))
+        .collect();
+    assert_eq!(
+        described,
+        [(1, "initial", false), (2, "task file path", false)]
+    );
+}

@@ -1,0 +1,174 @@
+//! The deployment shape: the route table, the OpenAPI document, each function's router and
+//! template.yaml describe the same API.
+
+use std::collections::BTreeSet;
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode},
+};
+use sqlx::PgPool;
+use writers::http::{Function, docs::openapi, routes};
+
+use crate::helpers::{config, send};
+
+type Endpoint = (String, String, String); // (function logical id, METHOD, path)
+
+fn template() -> yaml_serde::Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+        .expect("template.yaml is readable");
+    yaml_serde::from_str(&text).expect("template.yaml is YAML")
+}
+
+/// axum's `{*rest}` is API Gateway's greedy `{rest+}`.
+fn gateway_path(axum_path: &str) -> String {
+    axum_path
+        .split('/')
+        .map(|segment| match segment.strip_prefix("{*") {
+            Some(name) => format!("{{{}+}}", name.trim_end_matches('}')),
+            None => segment.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn served() -> BTreeSet<Endpoint> {
+    routes()
+        .into_iter()
+        .map(|r| {
+            (
+                r.function.logical_id().to_owned(),
+                r.method.to_string(),
+                gateway_path(&r.path),
+            )
+        })
+        .collect()
+}
+
+fn declared(template: &yaml_serde::Value) -> BTreeSet<Endpoint> {
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let mut endpoints = BTreeSet::new();
+    for (id, resource) in resources {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events.values().filter(|e| e["Type"] == "HttpApi") {
+            let properties = &event["Properties"];
+            endpoints.insert((
+                id.as_str().expect("a logical id").to_owned(),
+                properties["Method"]
+                    .as_str()
+                    .expect("Method")
+                    .to_uppercase(),
+                properties["Path"].as_str().expect("Path").to_owned(),
+            ));
+        }
+    }
+    endpoints
+}
+
+#[test]
+fn template_declares_exactly_the_routes_we_serve_on_the_right_functions() {
+    assert_eq!(declared(&template()), served());
+}
+
+#[test]
+fn the_openapi_document_describes_exactly_the_documented_routes() {
+    let documented: BTreeSet<(String, String)> = routes()
+        .into_iter()
+        .filter(|r| r.openapi().is_some())
+        .map(|r| (r.method.to_string(), r.path.clone()))
+        .collect();
+    let document = serde_json::to_value(openapi()).expect("serialises");
+    let mut described = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            described.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    assert_eq!(described, documented);
+    // Only the Swagger UI pages are left out of the document.
+    let hidden: Vec<String> = routes()
+        .into_iter()
+        .filter(|r| r.openapi().is_none())
+        .map(|r| r.path)
+        .collect();
+    assert!(hidden.iter().all(|p| p.starts_with("/docs")), "{hidden:?}");
+}
+
+#[test]
+fn every_http_function_is_a_crate_built_by_the_template() {
+    let template = template();
+    for function in Function::ALL {
+        let resource = &template["Resources"][function.logical_id()];
+        assert_eq!(
+            resource["Type"], "AWS::Serverless::Function",
+            "{function:?}"
+        );
+        assert_eq!(
+            resource["Metadata"]["BuildProperties"]["Binary"],
+            function.binary()
+        );
+        let manifest = format!(
+            "{}/../functions/{}/Cargo.toml",
+            env!("CARGO_MANIFEST_DIR"),
+            function.binary()
+        );
+        assert!(std::path::Path::new(&manifest).exists(), "{manifest}");
+    }
+}
+
+/// A request for `route` with every path parameter filled in.
+fn request_for(method: &axum::http::Method, path: &str) -> Request<Body> {
+    let concrete = path
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "index.html"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    Request::builder()
+        .method(method)
+        .uri(concrete)
+        .body(Body::empty())
+        .expect("a valid request")
+}
+
+#[sqlx::test]
+async fn each_function_serves_its_own_routes_and_no_others(pool: PgPool) {
+    let state = writers::AppState::with_pool(config(), pool).await;
+    for function in Function::ALL {
+        let router = function.router(state.clone());
+        for route in routes() {
+            let response = send(router.clone(), request_for(&route.method, &route.path)).await;
+            let fallback = matches!(
+                response.status,
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            ) && matches!(
+                response.json()["detail"].as_str(),
+                Some("not found" | "method not allowed")
+            );
+            assert_eq!(
+                !fallback,
+                route.function == function,
+                "{function:?} and {} {}",
+                route.method,
+                route.path
+            );
+        }
+        let health = send(
+            router.clone(),
+            request_for(&axum::http::Method::GET, "/health"),
+        )
+        .await;
+        assert_eq!(
+            health.status,
+            StatusCode::NOT_FOUND,
+            "/health is the local server's alone"
+        );
+    }
+}
