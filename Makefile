@@ -13,7 +13,7 @@ export QUEUE_URL ?= http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-j
 export JWT_SECRET ?= local-development-only-secret-never-use-in-production-0123456789
 export DB_MAX_CONNECTIONS ?= 10
 export PORT ?= 8000
-export RUST_LOG ?= info,writers=debug,tower_http=info
+export RUST_LOG ?= info,writers=debug,sqlx::postgres::notice=warn
 # LocalStack: the AWS SDK reads these itself; S3 switches to path-style when an endpoint is set.
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:4566
 export AWS_ACCESS_KEY_ID ?= test
@@ -29,34 +29,34 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 run: ## set everything up and serve the API on 127.0.0.1:$(PORT)
-	echo "make run: starting Postgres and LocalStack, migrating, building local-api (the first build takes several minutes)"
+	@echo "make run: starting Postgres and LocalStack, migrating, building local-api (the first build takes several minutes)"
 	export DATABASE_URL=$$(scripts/postgres.sh up)
 	localstack/localstack.sh up
 	cargo run --quiet -p migrate -- up
 	exec cargo run -p writers --bin local-api
 
 test: ## set everything up and run the whole test suite (what CI runs)
-	scripts/test.sh
+	@scripts/test.sh
 
 stop: ## stop LocalStack, the throwaway Postgres cluster and a running local-api
-	pkill -f 'target/[a-z]*/local-api' || true
+	@pkill -f 'target/[a-z]*/local-api' || true
 	localstack/localstack.sh down
 	scripts/postgres.sh down
 
 db: ## start Postgres (if needed) and print its DATABASE_URL
-	scripts/postgres.sh up
+	@scripts/postgres.sh up
 
 localstack: ## start LocalStack with the bucket and queues
-	localstack/localstack.sh up
+	@localstack/localstack.sh up
 
 migrate: ## apply every migration to the local database (ARGS="down --to base" for others)
-	export DATABASE_URL=$$(scripts/postgres.sh up)
-	cargo run --quiet -p migrate -- $${ARGS:-up}
+	@export DATABASE_URL=$$(scripts/postgres.sh up)
+	cargo run --quiet -p migrate -- $(or $(ARGS),up)
 
 sqlx-prepare: ## regenerate .sqlx/ after changing a query (needs a migrated database)
-	export DATABASE_URL=$$(scripts/postgres.sh up)
+	@export DATABASE_URL=$$(scripts/postgres.sh up)
 	cargo run --quiet -p migrate -- up
 	SQLX_OFFLINE=false cargo sqlx prepare --workspace -- --all-targets
 
 lint-template: ## cfn-lint template.yaml (pinned, own virtual environment)
-	scripts/cfn-lint.sh
+	@scripts/cfn-lint.sh

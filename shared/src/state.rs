@@ -50,7 +50,9 @@ async fn aws_config(config: &Config) -> aws_config::SdkConfig {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
-                // Between bytes, not in total: large objects stream for longer than this.
+                // Until the response arrives; a streamed body is bounded by the read timeout instead,
+                // since large objects stream for longer than this.
+                .operation_timeout(Duration::from_secs(15))
                 .read_timeout(Duration::from_secs(10))
                 .build(),
         )

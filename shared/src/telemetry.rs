@@ -6,9 +6,10 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 ///
 /// In Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set) lines are JSON without timestamps (CloudWatch
 /// adds them) and carry the runtime's `requestId` span field; locally they are human-readable
-/// and carry the `request_id` of the HTTP span. `RUST_LOG` filters both (default `info`).
+/// and carry the `request_id` of the HTTP span. `RUST_LOG` filters both (default `info`, without Postgres' notices).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     let installed = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         registry

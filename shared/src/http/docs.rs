@@ -47,7 +47,7 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
 static SWAGGER: LazyLock<Arc<utoipa_swagger_ui::Config<'static>>> =
     LazyLock::new(|| Arc::new(utoipa_swagger_ui::Config::from("/openapi.json")));
 
-/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
+/// This API's OpenAPI 3.1 document.
 #[utoipa::path(
     get,
     path = "/openapi.json",

@@ -13,8 +13,9 @@ use axum::{
 };
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
+use tracing::Level;
 use utoipa::openapi::{
     RefOr,
     path::{PathItem, Paths},
@@ -54,6 +55,9 @@ impl Function {
     }
 }
 
+/// A documented route's slice of the OpenAPI document: its path item and the schemas it uses.
+pub type OpenApiFragment = (Paths, Vec<(String, RefOr<Schema>)>);
+
 /// One method on one path, the function that serves it, and its OpenAPI description if any.
 pub struct Route {
     pub function: Function,
@@ -61,7 +65,7 @@ pub struct Route {
     /// In axum's syntax: `{task_id}` for a segment, `{*path}` for the rest of the path.
     pub path: String,
     endpoint: MethodRouter<AppState>,
-    openapi: Option<(Paths, Vec<(String, RefOr<Schema>)>)>,
+    openapi: Option<OpenApiFragment>,
 }
 
 /// The table. Documented routes take their method and path from `#[utoipa::path]`.
@@ -124,7 +128,7 @@ impl Route {
     }
 
     /// This route's entry in the OpenAPI document, if it is documented.
-    pub fn openapi(&self) -> Option<&(Paths, Vec<(String, RefOr<Schema>)>)> {
+    pub fn openapi(&self) -> Option<&OpenApiFragment> {
         self.openapi.as_ref()
     }
 }
@@ -172,7 +176,8 @@ fn finish(router: Router<AppState>, state: AppState) -> Router {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-        }))
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO)))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }

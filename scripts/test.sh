@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `make test`: every check CI makes, from a clean clone; it starts what it needs and says so.
+# Runs under the Makefile's environment (LocalStack endpoint, STORAGE_ROOT, SQLX_OFFLINE=true, …).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+started=$SECONDS
+step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
+
+step "formatting (cargo fmt --check)"
+cargo fmt --all --check || { echo "make test: formatting differs; run 'cargo fmt --all'" >&2; exit 1; }
+
+step "Postgres"
+DATABASE_URL=$(scripts/postgres.sh up)
+export DATABASE_URL
+
+step "LocalStack (S3 and SQS)"
+localstack/localstack.sh up
+
+sqlx_version=0.9.0
+if ! cargo sqlx --version 2>/dev/null | grep -q "$sqlx_version"; then
+    step "installing sqlx-cli $sqlx_version (first run only: a few minutes)"
+    cargo install sqlx-cli --version "$sqlx_version" --locked --no-default-features --features postgres,rustls
+fi
+
+step "building the workspace and migrating the development database (first build: several minutes)"
+cargo run --quiet -p migrate -- up
+
+step "offline query data in .sqlx/ matches the queries and the schema (cargo sqlx prepare --check)"
+SQLX_OFFLINE=false cargo sqlx prepare --workspace --check -- --all-targets
+
+step "lints (cargo clippy -D warnings)"
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+
+step "template.yaml (cfn-lint)"
+scripts/cfn-lint.sh
+
+step "tests against Postgres and LocalStack"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast --status-level fail --final-status-level fail
+else
+    cargo test --workspace --no-fail-fast
+fi
+
+printf '\nmake test: every check passed in %ss\n' "$((SECONDS - started))"
