@@ -53,9 +53,10 @@ migrate: ## apply every migration to the local database (ARGS="down --to base" f
 	@export DATABASE_URL=$$(scripts/postgres.sh up)
 	cargo run --quiet -p migrate -- $(or $(ARGS),up)
 
-sqlx-prepare: ## regenerate .sqlx/ after changing a query (needs a migrated database)
+sqlx-prepare: ## regenerate .sqlx/ after changing a query or adding a migration
 	@export DATABASE_URL=$$(scripts/postgres.sh up)
-	cargo run --quiet -p migrate -- up
+	# sqlx-cli, not our `migrate`: that binary cannot build until .sqlx/ knows the new queries.
+	cargo sqlx migrate run --source migrations
 	SQLX_OFFLINE=false cargo sqlx prepare --workspace -- --all-targets
 
 lint-template: ## cfn-lint template.yaml (pinned, own virtual environment)

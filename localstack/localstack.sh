@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# LocalStack for S3 and SQS on 127.0.0.1:4566, on the host (there is no Docker engine here).
+# LocalStack for S3, SQS and Secrets Manager on 127.0.0.1:4566, on the host (there is no Docker engine here).
 #   localstack.sh up    install on first use (pinned, into .local/), start, wait, create resources
 #   localstack.sh down  stop it
 # The variable set below is the one checked in ../shared/notes/localstack.md; see the comments.
@@ -16,8 +16,11 @@ health="http://127.0.0.1:$port/_localstack/health"
 say() { echo "localstack: $*" >&2; }
 
 healthy() {
-    curl -fsS --max-time 2 "$health" 2>/dev/null | grep -q '"s3": "\(available\|running\)"' &&
-        curl -fsS --max-time 2 "$health" 2>/dev/null | grep -q '"sqs": "\(available\|running\)"'
+    local status
+    status=$(curl -fsS --max-time 2 "$health" 2>/dev/null) || return 1
+    for service in s3 sqs secretsmanager; do
+        grep -q "\"$service\": \"\(available\|running\)\"" <<<"$status" || return 1
+    done
 }
 
 install() {
@@ -47,14 +50,14 @@ up() {
         # OVERRIDE_IN_DOCKER=0: this machine has /.dockerenv; without it FILESYSTEM_ROOT is ignored.
         # LOCALSTACK_HOST + SQS_ENDPOINT_STRATEGY=path: queue URLs on 127.0.0.1, not an unresolvable host.
         # S3_SKIP_SIGNATURE_VALIDATION=0: presigned URLs are checked as on AWS.
-        # EAGER_SERVICE_LOADING=1: S3 and SQS ready before we report ready, not on the first call.
-        env GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=s3,sqs LOCALSTACK_CLI=0 PERSISTENCE=0 \
+        # EAGER_SERVICE_LOADING=1: every service ready before we report ready, not on the first call.
+        env GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=s3,sqs,secretsmanager LOCALSTACK_CLI=0 PERSISTENCE=0 \
             SQS_ENDPOINT_STRATEGY=path LOCALSTACK_HOST="127.0.0.1:$port" \
             OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$state/localstack-data" \
             S3_SKIP_SIGNATURE_VALIDATION=0 EAGER_SERVICE_LOADING=1 \
             setsid "$venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 </dev/null &
         echo $! >"$pidfile"
-        say "waiting for S3 and SQS to be ready"
+        say "waiting for S3, SQS and Secrets Manager to be ready"
         for _ in $(seq 1 120); do
             if healthy; then break; fi
             if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then

@@ -15,7 +15,7 @@ step "Postgres"
 DATABASE_URL=$(scripts/postgres.sh up)
 export DATABASE_URL
 
-step "LocalStack (S3 and SQS)"
+step "LocalStack (S3, SQS, Secrets Manager)"
 localstack/localstack.sh up
 
 sqlx_version=0.9.0

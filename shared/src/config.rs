@@ -17,8 +17,8 @@ pub struct Config {
     pub storage_root: StorageRoot,
     /// The SQS queue that carries file-processing jobs.
     pub queue_url: String,
-    /// HMAC key for access and refresh tokens; at least 32 bytes.
-    pub jwt_secret: SecretString,
+    /// Where the HMAC key for access and refresh tokens comes from.
+    pub jwt_secret: JwtSecret,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     /// Whether auth cookies carry `Secure` (browsers accept it from `http://localhost` too).
@@ -29,6 +29,10 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Postgres pool size per process: one Lambda instance serves one request at a time.
     pub db_max_connections: u32,
+    /// Failed logins from one source address within 15 minutes before it is refused.
+    pub login_failures_per_ip: i64,
+    /// Registrations from one source address within an hour before it is refused.
+    pub registrations_per_ip_per_hour: i64,
     /// Port of the local server (`local-api`); Lambda ignores it.
     pub port: u16,
     /// AWS region for the SDK clients (set by Lambda; `us-east-1` locally).
@@ -52,18 +56,12 @@ impl Config {
     /// A [`ConfigError`] naming the first variable that is missing or malformed.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        let jwt_secret = env.required("JWT_SECRET")?;
-        if jwt_secret.len() < 32 {
-            return Err(ConfigError::invalid(
-                "JWT_SECRET",
-                "must be at least 32 bytes (generate one with `openssl rand -base64 48`)",
-            ));
-        }
+        let jwt_secret = jwt_secret(&env)?;
         Ok(Self {
             database_url: database_url(&env)?,
             storage_root: env.parsed("STORAGE_ROOT")?,
             queue_url: env.required("QUEUE_URL")?,
-            jwt_secret: jwt_secret.into(),
+            jwt_secret,
             access_token_ttl: Duration::from_secs(env.parsed_or("ACCESS_TOKEN_TTL_SECS", 30 * 60)?),
             refresh_token_ttl: Duration::from_secs(
                 env.parsed_or("REFRESH_TOKEN_TTL_SECS", 7 * 24 * 60 * 60)?,
@@ -81,6 +79,8 @@ impl Config {
             // API Gateway and Lambda cap a request at 6 MB, base64 included: 4 MiB of file fits.
             max_upload_bytes: env.parsed_or("MAX_UPLOAD_BYTES", 4 * 1024 * 1024)?,
             db_max_connections: env.parsed_or("DB_MAX_CONNECTIONS", 2)?,
+            login_failures_per_ip: env.parsed_or("LOGIN_FAILURES_PER_IP", 100)?,
+            registrations_per_ip_per_hour: env.parsed_or("REGISTRATIONS_PER_IP_PER_HOUR", 20)?,
             port: env.parsed_or("PORT", 8000)?,
             aws_region: env
                 .optional("AWS_REGION")
@@ -89,6 +89,49 @@ impl Config {
             aws_endpoint_overridden: env.optional("AWS_ENDPOINT_URL").is_some()
                 || env.optional("AWS_ENDPOINT_URL_S3").is_some(),
         })
+    }
+}
+
+/// Where the token-signing key comes from.
+#[derive(Clone, Debug)]
+pub enum JwtSecret {
+    /// `JWT_SECRET` (and, during a rotation, `JWT_SECRET_PREVIOUS`), from the environment.
+    Value {
+        current: SecretString,
+        previous: Option<SecretString>,
+    },
+    /// `JWT_SECRET_ARN`: a Secrets Manager secret, read on first use (its `AWSCURRENT` and,
+    /// during a rotation, `AWSPREVIOUS` versions), never at cold start.
+    SecretsManager { arn: String },
+}
+
+fn jwt_secret(env: &Env<'_>) -> Result<JwtSecret, ConfigError> {
+    let long_enough = |name: &'static str, value: String| {
+        if value.len() < 32 {
+            return Err(ConfigError::invalid(
+                name,
+                "must be at least 32 bytes (generate one with `openssl rand -base64 48`)",
+            ));
+        }
+        Ok(SecretString::from(value))
+    };
+    match (env.optional("JWT_SECRET"), env.optional("JWT_SECRET_ARN")) {
+        (Some(_), Some(_)) => Err(ConfigError::invalid(
+            "JWT_SECRET_ARN",
+            "is set together with JWT_SECRET; set only one",
+        )),
+        (None, Some(arn)) => Ok(JwtSecret::SecretsManager { arn }),
+        (Some(current), None) => Ok(JwtSecret::Value {
+            current: long_enough("JWT_SECRET", current)?,
+            previous: env
+                .optional("JWT_SECRET_PREVIOUS")
+                .map(|p| long_enough("JWT_SECRET_PREVIOUS", p))
+                .transpose()?,
+        }),
+        (None, None) => Err(ConfigError::invalid(
+            "JWT_SECRET",
+            "is not set (nor JWT_SECRET_ARN; see the table in README.md)",
+        )),
     }
 }
 
@@ -251,6 +294,8 @@ mod tests {
         assert!(config.cookie_secure);
         assert_eq!(config.max_upload_bytes, 4 * 1024 * 1024);
         assert_eq!(config.port, 8000);
+        assert_eq!(config.login_failures_per_ip, 100);
+        assert_eq!(config.registrations_per_ip_per_hour, 20);
         assert_eq!(config.storage_root.bucket, "writers-uploads");
         assert_eq!(config.storage_root.key("uploads/a"), "prod/uploads/a");
     }
@@ -287,6 +332,33 @@ mod tests {
         let mut vars = complete();
         vars.insert("JWT_SECRET", "secret".to_owned());
         assert_eq!(load(&vars).expect_err("short").variable, "JWT_SECRET");
+    }
+
+    #[test]
+    fn the_jwt_secret_may_come_from_secrets_manager_instead() {
+        let mut vars = complete();
+        vars.remove("JWT_SECRET");
+        vars.insert(
+            "JWT_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:jwt".to_owned(),
+        );
+        let config = load(&vars).expect("valid");
+        assert!(matches!(
+            config.jwt_secret,
+            JwtSecret::SecretsManager { .. }
+        ));
+        vars.insert("JWT_SECRET", "x".repeat(32));
+        assert_eq!(load(&vars).expect_err("both").variable, "JWT_SECRET_ARN");
+    }
+
+    #[test]
+    fn a_short_previous_jwt_secret_is_refused() {
+        let mut vars = complete();
+        vars.insert("JWT_SECRET_PREVIOUS", "old".to_owned());
+        assert_eq!(
+            load(&vars).expect_err("short").variable,
+            "JWT_SECRET_PREVIOUS"
+        );
     }
 
     #[test]

@@ -17,14 +17,19 @@ pub enum Error {
     Invalid(ValidationErrors),
     #[error("not authenticated")]
     Unauthenticated,
+    /// A wrong email and a wrong password alike: the answer must not tell which.
+    #[error("incorrect email or password")]
+    InvalidCredentials,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
-    #[error("upload is larger than {limit_bytes} bytes")]
+    #[error("request body is larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
     #[error("too many attempts; try again later")]
     TooManyRequests { retry_after: Duration },
     #[error("database unavailable")]
@@ -99,7 +104,7 @@ impl<T, E: Into<Error>> ResultExt<T> for Result<T, E> {
 pub struct ValidationErrors(Vec<FieldError>);
 
 /// One failed rule: where (`["body", "email"]`), what, and a machine-readable type.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub loc: Vec<String>,
     pub msg: String,

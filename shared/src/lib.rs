@@ -9,6 +9,8 @@
 //! - [`files`]: S3 under the `STORAGE_ROOT` prefix, and the SQS jobs queue.
 //! - [`http`]: the one route table, shared by the local server, each Lambda function and the
 //!   OpenAPI document.
+//! - [`users`]: accounts, sessions, tokens, cookies and the brute-force limits.
+//! - [`clock`]: the time every rule reads, movable in tests.
 //! - [`health`]: the local server's dependency check.
 //! - [`telemetry`]: the `tracing` subscriber.
 //!
@@ -19,6 +21,7 @@
 //! local-api / integration tests ────────┴→ http::routes → <feature>::http → <feature> → <feature>::db, files
 //! ```
 
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -27,6 +30,7 @@ pub mod health;
 pub mod http;
 pub mod state;
 pub mod telemetry;
+pub mod users;
 
 pub use config::Config;
 pub use error::{Error, ValidationErrors};

@@ -6,11 +6,17 @@
 use std::{sync::Arc, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use secrecy::SecretString;
 use sqlx::PgPool;
+use tokio::sync::OnceCell;
 
 use crate::{
-    Config, db,
+    Config, Error,
+    clock::Clock,
+    config::JwtSecret,
+    db,
     files::{queue::JobQueue, storage::Storage},
+    users::token::TokenKeys,
 };
 
 /// Shared handles for one process. Every field is cheap to clone (`Arc` inside).
@@ -20,6 +26,10 @@ pub struct AppState {
     pub storage: Storage,
     pub jobs: JobQueue,
     pub config: Arc<Config>,
+    /// The time every rule reads; fixed and movable in tests.
+    pub clock: Clock,
+    keys: Arc<OnceCell<TokenKeys>>,
+    secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl AppState {
@@ -31,20 +41,94 @@ impl AppState {
 
     /// Like [`AppState::new`] around an existing pool (the tests' per-test database).
     pub async fn with_pool(config: Config, db: PgPool) -> Self {
-        let aws = aws_config(&config).await;
+        let aws = aws_sdk_config(&config).await;
         Self {
             db,
             storage: Storage::new(&aws, &config),
             jobs: JobQueue::new(&aws, &config),
             config: Arc::new(config),
+            clock: Clock::system(),
+            keys: Arc::new(OnceCell::new()),
+            secrets: aws_sdk_secretsmanager::Client::new(&aws),
+        }
+    }
+
+    /// The same state reading `clock` instead of the system time (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The token keys, loaded on first use and kept for the life of the process.
+    ///
+    /// From `JWT_SECRET` directly, or from Secrets Manager (`JWT_SECRET_ARN`): that read happens
+    /// on the first request that needs a token, never at cold start.
+    ///
+    /// # Errors
+    /// [`Error::Unexpected`] when Secrets Manager cannot be read or the secret is too short;
+    /// the next request tries again.
+    pub async fn keys(&self) -> Result<&TokenKeys, Error> {
+        self.keys
+            .get_or_try_init(|| async {
+                match &self.config.jwt_secret {
+                    JwtSecret::Value { current, previous } => {
+                        TokenKeys::new(current, previous.as_ref())
+                    }
+                    JwtSecret::SecretsManager { arn } => {
+                        let current =
+                            self.secret_version(arn, "AWSCURRENT")
+                                .await?
+                                .ok_or_else(|| {
+                                    anyhow::anyhow!(
+                                        "JWT_SECRET_ARN names a secret with no current value"
+                                    )
+                                })?;
+                        let previous = self.secret_version(arn, "AWSPREVIOUS").await?;
+                        tracing::info!(
+                            rotation = previous.is_some(),
+                            "token keys loaded from Secrets Manager"
+                        );
+                        TokenKeys::new(&current, previous.as_ref())
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn secret_version(&self, arn: &str, stage: &str) -> Result<Option<SecretString>, Error> {
+        let read = self
+            .secrets
+            .get_secret_value()
+            .secret_id(arn)
+            .version_stage(stage)
+            .send()
+            .await;
+        match read {
+            Ok(value) => Ok(value.secret_string.map(SecretString::from)),
+            // Only AWSCURRENT always exists; AWSPREVIOUS appears after the first rotation.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception())
+                    && stage != "AWSCURRENT" =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!(
+                    "reading the JWT secret ({stage}) from Secrets Manager"
+                ))
+                .into()),
         }
     }
 }
 
-/// The SDK configuration both clients share: explicit region (no instance-metadata lookup at
-/// cold start) and short timeouts, so an unreachable S3 or SQS becomes a quick `503`, not a
-/// request hanging until API Gateway gives up at 30 s.
-async fn aws_config(config: &Config) -> aws_config::SdkConfig {
+/// The AWS SDK configuration every client shares.
+///
+/// The region is explicit (no instance-metadata lookup at cold start) and timeouts are short, so
+/// an unreachable S3 or SQS becomes a quick `503`, not a request hanging until API Gateway gives
+/// up at 30 s.
+pub async fn aws_sdk_config(config: &Config) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(config.aws_region.clone()))
         .timeout_config(

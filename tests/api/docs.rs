@@ -71,7 +71,7 @@ async fn an_unknown_path_is_a_json_404(pool: PgPool) {
 #[sqlx::test]
 async fn a_wrong_method_is_a_json_405(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let response = app.request(Method::DELETE, "/openapi.json").await;
+    let response = app.request(Method::DELETE, "/openapi.json").send().await;
     assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(
         response.json(),
@@ -87,4 +87,23 @@ async fn every_response_carries_a_request_id(pool: PgPool) {
     let (a, b) = (first.header("x-request-id"), second.header("x-request-id"));
     assert_eq!(a.len(), 36, "a UUID: {a}");
     assert_ne!(a, b);
+}
+
+#[test]
+fn the_document_declares_the_oauth2_password_flow_for_the_authorize_button() {
+    let document = serde_json::to_value(writers::http::docs::openapi()).expect("serialises");
+    let scheme = &document["components"]["securitySchemes"]["OAuth2PasswordBearer"];
+    assert_eq!(scheme["type"], "oauth2");
+    assert_eq!(scheme["flows"]["password"]["tokenUrl"], "/auth/token");
+    for (method, path) in [("get", "/auth/me"), ("post", "/auth/logout")] {
+        let security = &document["paths"][path][method]["security"];
+        assert!(
+            security
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("OAuth2PasswordBearer").is_some())),
+            "{method} {path}: {security}"
+        );
+    }
+    let unavailable = &document["paths"]["/auth/login"]["post"]["responses"]["503"];
+    assert!(unavailable.is_object(), "dependency outages are documented");
 }

@@ -1,14 +1,19 @@
-//! Plumbing shared by the tests: configuration, the app under test, responses.
+//! Plumbing shared by the tests: configuration, the app under test, requests, personas.
+
+use std::net::SocketAddr;
 
 use axum::{
     Router,
     body::Body,
-    http::{HeaderMap, Method, Request, StatusCode},
+    extract::ConnectInfo,
+    http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
-use writers::{AppState, Config};
+use uuid::Uuid;
+use writers::{AppState, Config, clock::Clock};
 
 /// The configuration `make test` exports; a clear message when run some other way.
 #[track_caller]
@@ -18,9 +23,11 @@ pub fn config() -> Config {
     })
 }
 
-/// The whole local API over a per-test database.
+/// The whole local API over a per-test database, reading a clock the test can move.
 pub struct TestApp {
     router: Router,
+    pub state: AppState,
+    pub clock: Clock,
 }
 
 impl TestApp {
@@ -29,23 +36,144 @@ impl TestApp {
     }
 
     pub async fn with_config(config: Config, db: PgPool) -> Self {
-        let state = AppState::with_pool(config, db).await;
+        let clock = Clock::fixed(chrono::Utc::now());
+        let state = AppState::with_pool(config, db)
+            .await
+            .with_clock(clock.clone());
         Self {
-            router: writers::http::local_app(state),
+            router: writers::http::local_app(state.clone()),
+            state,
+            clock,
         }
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
-        self.request(Method::GET, path).await
+        self.request(Method::GET, path).send().await
     }
 
-    pub async fn request(&self, method: Method, path: &str) -> TestResponse {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .body(Body::empty())
-            .expect("a valid request");
-        send(self.router.clone(), request).await
+    pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::POST, path).json(body).send().await
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        RequestBuilder {
+            router: self.router.clone(),
+            request: Request::builder().method(method).uri(path),
+            body: Body::empty(),
+        }
+    }
+
+    /// Registers a fresh user and returns them signed in, holding their cookies.
+    pub async fn signed_up_user(&self) -> TestUser {
+        let n = Uuid::new_v4().simple().to_string();
+        let email = format!("writer-{}@example.com", &n[..12]);
+        let password = "correct horse battery staple".to_owned();
+        let response = self
+            .post_json(
+                "/auth/register",
+                &json!({"email": email, "username": format!("writer_{}", &n[..12]), "password": password}),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        TestUser {
+            id: response.json()["user"]["id"]
+                .as_str()
+                .expect("an id")
+                .parse()
+                .expect("a UUID"),
+            email,
+            password,
+            access: response
+                .cookie("access_token")
+                .expect("access cookie")
+                .value,
+            refresh: response
+                .cookie("refresh_token")
+                .expect("refresh cookie")
+                .value,
+        }
+    }
+
+    /// Logs in with the password flow and returns the bearer token.
+    pub async fn bearer_token(&self, email: &str, password: &str) -> String {
+        let response = self
+            .request(Method::POST, "/auth/token")
+            .form(&format!(
+                "username={email}&password={}",
+                password.replace(' ', "+")
+            ))
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        response.json()["access_token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    }
+}
+
+/// A registered user and the cookies their last sign-in set.
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub struct RequestBuilder {
+    router: Router,
+    request: axum::http::request::Builder,
+    body: Body,
+}
+
+impl RequestBuilder {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request = self.request.header(name, value);
+        self
+    }
+
+    pub fn json(mut self, body: &Value) -> Self {
+        self.request = self
+            .request
+            .header(header::CONTENT_TYPE, "application/json");
+        self.body = Body::from(body.to_string());
+        self
+    }
+
+    pub fn form(mut self, body: &str) -> Self {
+        self.request = self
+            .request
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.body = Body::from(body.to_owned());
+        self
+    }
+
+    /// A raw body with the given content type.
+    pub fn body(mut self, content_type: &str, body: impl Into<Body>) -> Self {
+        self.request = self.request.header(header::CONTENT_TYPE, content_type);
+        self.body = body.into();
+        self
+    }
+
+    pub fn cookie(self, name: &str, value: &str) -> Self {
+        self.header("cookie", &format!("{name}={value}"))
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// The TCP peer address, as the local server sees it.
+    pub fn peer_ip(mut self, ip: &str) -> Self {
+        let addr: SocketAddr = format!("{ip}:40000").parse().expect("an IP");
+        self.request = self.request.extension(ConnectInfo(addr));
+        self
+    }
+
+    pub async fn send(self) -> TestResponse {
+        let request = self.request.body(self.body).expect("a valid request");
+        send(self.router, request).await
     }
 }
 
@@ -77,9 +205,29 @@ pub struct TestResponse {
     pub body: Vec<u8>,
 }
 
+/// One `Set-Cookie`: its value and its attributes, lowercased names.
+#[derive(Debug)]
+pub struct SetCookie {
+    pub value: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl SetCookie {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, flag: &str) -> bool {
+        self.attribute(flag).is_some()
+    }
+}
+
 impl TestResponse {
     #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
@@ -95,5 +243,33 @@ impl TestResponse {
             .unwrap_or_else(|| panic!("no {name} header"))
             .to_str()
             .expect("an ASCII header")
+    }
+
+    pub fn detail(&self) -> String {
+        self.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The `Set-Cookie` for `name`, if the response sets it.
+    pub fn cookie(&self, name: &str) -> Option<SetCookie> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|line| {
+                let mut parts = line.split(';').map(str::trim);
+                let (key, value) = parts.next()?.split_once('=')?;
+                (key == name).then(|| SetCookie {
+                    value: value.to_owned(),
+                    attributes: parts
+                        .map(|p| match p.split_once('=') {
+                            Some((k, v)) => (k.to_ascii_lowercase(), v.to_owned()),
+                            None => (p.to_ascii_lowercase(), String::new()),
+                        })
+                        .collect(),
+                })
+            })
     }
 }

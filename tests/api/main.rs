@@ -1,6 +1,9 @@
 //! Integration tests: the real router over real Postgres (a fresh database per test) and
 //! LocalStack. Run them with `make test`, which starts both and exports the configuration.
 
+mod auth_login;
+mod auth_register;
+mod auth_sessions;
 mod docs;
 mod health;
 mod helpers;

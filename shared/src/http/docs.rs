@@ -8,18 +8,67 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths};
+use utoipa::openapi::{
+    ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr, ResponseBuilder,
+    content::ContentBuilder,
+    security::{ApiKey, ApiKeyValue, Flow, OAuth2, Password, Scopes, SecurityScheme},
+};
 
 use crate::{Error, http::routes};
 
 /// The OpenAPI document of every documented route in [`routes::routes`].
 pub fn openapi() -> OpenApi {
     let mut paths = Paths::new();
-    let mut components = ComponentsBuilder::new();
+    // The docs' "Authorize" button runs the OAuth2 password flow against `/auth/token`.
+    let mut components = ComponentsBuilder::new()
+        .security_scheme(
+            "OAuth2PasswordBearer",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+                "/auth/token",
+                Scopes::new(),
+            ))])),
+        )
+        .security_scheme(
+            "accessCookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("access_token"))),
+        )
+        .security_scheme(
+            "refreshCookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("refresh_token"))),
+        );
     for route in routes::routes() {
         if let Some((route_paths, schemas)) = route.openapi() {
             paths.merge(route_paths.clone());
             components = components.schemas_from_iter(schemas.clone());
+        }
+    }
+    // Every operation but the docs' own touches Postgres, S3 or SQS, and may find it down.
+    let unavailable = ResponseBuilder::new()
+        .description("A dependency (database, storage, queue) is unavailable; retry after `Retry-After` seconds")
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+        )
+        .build();
+    for item in paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let is_docs = operation
+                .tags
+                .as_ref()
+                .is_some_and(|tags| tags.iter().any(|t| t == "docs"));
+            if !is_docs {
+                operation
+                    .responses
+                    .responses
+                    .insert("503".to_owned(), RefOr::T(unavailable.clone()));
+            }
         }
     }
     OpenApiBuilder::new()

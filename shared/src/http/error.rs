@@ -7,9 +7,21 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
-use crate::Error;
+use crate::{Error, error::FieldError};
+
+/// Every error response: a human-readable `detail`; `422` adds the failing fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "title: must not be blank")]
+    pub detail: String,
+    /// Present on `422`: FastAPI's `[{loc, msg, type}]` items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
 
 /// How long a client should wait before retrying after a dependency failed.
 const DEPENDENCY_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -18,11 +30,12 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Database(_) | Self::Storage(_) | Self::Queue(_) => {
                 StatusCode::SERVICE_UNAVAILABLE

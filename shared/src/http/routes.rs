@@ -7,6 +7,7 @@
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     handler::Handler,
     http::{HeaderName, Method, Request},
     routing::{MethodFilter, MethodRouter, get},
@@ -23,17 +24,25 @@ use utoipa::openapi::{
 };
 use utoipa_axum::{router::UtoipaMethodRouter, routes as documented};
 
-use crate::{AppState, health, http::docs};
+use crate::{
+    AppState, health,
+    http::{csrf, docs},
+    users,
+};
+
+/// The largest request body any JSON or form endpoint reads; bigger bodies get `413`.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// A deployable HTTP Lambda: one crate under `functions/`, one `AWS::Serverless::Function`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Function {
+    Auth,
     ApiDocs,
 }
 
 impl Function {
     /// Every HTTP function, for tests that walk the function map.
-    pub const ALL: [Self; 1] = [Self::ApiDocs];
+    pub const ALL: [Self; 2] = [Self::Auth, Self::ApiDocs];
 
     /// The router this function's Lambda binary serves: only its own routes.
     pub fn router(self, state: AppState) -> Router {
@@ -43,6 +52,7 @@ impl Function {
     /// The function's logical ID in `template.yaml`.
     pub fn logical_id(self) -> &'static str {
         match self {
+            Self::Auth => "AuthFunction",
             Self::ApiDocs => "ApiDocsFunction",
         }
     }
@@ -50,6 +60,7 @@ impl Function {
     /// The package (and binary) under `functions/`.
     pub fn binary(self) -> &'static str {
         match self {
+            Self::Auth => "auth",
             Self::ApiDocs => "api-docs",
         }
     }
@@ -72,6 +83,12 @@ pub struct Route {
 pub fn routes() -> Vec<Route> {
     use Function::*;
     vec![
+        Route::documented(Auth, documented!(users::http::register)),
+        Route::documented(Auth, documented!(users::http::log_in)),
+        Route::documented(Auth, documented!(users::http::token)),
+        Route::documented(Auth, documented!(users::http::refresh)),
+        Route::documented(Auth, documented!(users::http::log_out)),
+        Route::documented(Auth, documented!(users::http::me)),
         Route::documented(ApiDocs, documented!(docs::openapi_json)),
         // Swagger UI's HTML and assets: pages for people, not operations of the API.
         Route::hidden(ApiDocs, Method::GET, "/docs", docs::index),
@@ -167,6 +184,8 @@ fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(crate::http::error::not_found)
         .method_not_allowed_fallback(crate::http::error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::guard))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         // Outermost first: give each request an id, log it in the span, echo it to the client.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

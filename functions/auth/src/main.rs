@@ -1,0 +1,10 @@
+//! Lambda: `POST /auth/register`, `/auth/login`, `/auth/token`, `/auth/refresh`, `/auth/logout`; `GET /auth/me`.
+
+use writers::{AppState, Config, http::Function, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let state = AppState::new(Config::from_env()?).await;
+    lambda_http::run(Function::Auth.router(state)).await
+}

@@ -1,0 +1,247 @@
+//! Accounts and sessions: register, log in, refresh, log out, and the current user.
+//!
+//! Operations order the work and own the rules (lockout, rotation, reuse detection); SQL is in
+//! `users::db`, hashing in `users::password`, JWTs in `users::token`, HTTP in `users::http`.
+
+pub mod db;
+pub mod http;
+pub mod limits;
+pub mod model;
+pub mod password;
+pub mod token;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{AppState, Error, error::ResultExt};
+pub use model::{Credentials, Email, NewUser, User};
+use token::{Claims, TokenKind};
+
+/// The tokens of one session, as issued at login or refresh.
+#[derive(Debug)]
+pub struct IssuedTokens {
+    pub access_token: String,
+    /// Absent for `POST /auth/token`, which issues an access token only.
+    pub refresh_token: Option<String>,
+}
+
+/// A signed-in user with the tokens just issued for them.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: User,
+    pub tokens: IssuedTokens,
+}
+
+/// Creates an account and signs it in.
+///
+/// # Errors
+/// [`Error::Conflict`] naming the taken email or username; [`Error::TooManyRequests`] when the
+/// source address has registered too often.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
+pub async fn register(state: &AppState, new: NewUser, source_ip: &str) -> Result<SignedIn, Error> {
+    let now = state.clock.now();
+    limits::check_registration(state, source_ip, now).await?;
+    limits::record_registration(&state.db, source_ip, now).await?;
+    let hash = password::hash(new.password.clone()).await?;
+    let user = db::insert(&state.db, &new, &hash)
+        .await
+        .on_constraint(
+            "users_email_key",
+            Error::Conflict("email already registered"),
+        )
+        .on_constraint(
+            "users_username_key",
+            Error::Conflict("username already taken"),
+        )?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    let tokens = start_session(state, &user, true, now).await?;
+    Ok(SignedIn { user, tokens })
+}
+
+/// Checks credentials and starts a session; `with_refresh` is false for `POST /auth/token`.
+///
+/// A wrong email and a wrong password fail alike, in about the same time (a dummy hash is
+/// verified when no account has the email), and both count towards the lockout.
+///
+/// # Errors
+/// [`Error::Unauthenticated`] for wrong credentials, [`Error::TooManyRequests`] while locked out,
+/// [`Error::Forbidden`] for a deactivated account.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
+pub async fn log_in(
+    state: &AppState,
+    credentials: Credentials,
+    source_ip: &str,
+    with_refresh: bool,
+) -> Result<SignedIn, Error> {
+    let now = state.clock.now();
+    limits::check_login(state, &credentials.email, source_ip, now).await?;
+    let user = db::select_by_email(&state.db, &credentials.email).await?;
+    let stored_hash = user.as_ref().map(|u| u.hashed_password.clone());
+    let verdict = password::verify(credentials.password.clone(), stored_hash).await?;
+    let Some(user) = user.filter(|_| verdict.matched) else {
+        limits::record_failed_login(&state.db, &credentials.email, source_ip, now).await?;
+        return Err(Error::InvalidCredentials);
+    };
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    if !user.is_active {
+        return Err(Error::Forbidden("this account is deactivated"));
+    }
+    if verdict.needs_rehash {
+        // Parameters have been raised since this hash was made: upgrade it while we hold the password.
+        let upgraded = password::hash(credentials.password).await?;
+        db::update_password_hash(&state.db, user.id, &upgraded).await?;
+        tracing::info!("password hash upgraded to current parameters");
+    }
+    let tokens = start_session(state, &user, with_refresh, now).await?;
+    Ok(SignedIn { user, tokens })
+}
+
+async fn start_session(
+    state: &AppState,
+    user: &User,
+    with_refresh: bool,
+    now: DateTime<Utc>,
+) -> Result<IssuedTokens, Error> {
+    let keys = state.keys().await?;
+    let session_id = Uuid::new_v4();
+    // A session without a refresh token lives exactly as long as its access token.
+    let ttl = if with_refresh {
+        state.config.refresh_token_ttl
+    } else {
+        state.config.access_token_ttl
+    };
+    let expires_at = now + ttl;
+    let mut tx = state.db.begin().await?;
+    db::insert_session(&mut *tx, session_id, user.id, expires_at).await?;
+    let refresh_token = if with_refresh {
+        let claims = Claims::new(
+            TokenKind::Refresh,
+            user.id,
+            session_id,
+            now,
+            state.config.refresh_token_ttl,
+        );
+        db::insert_refresh_token(
+            &mut *tx,
+            &claims.jti_hash(),
+            session_id,
+            claims.expires_at(),
+        )
+        .await?;
+        Some(keys.sign(&claims)?)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    let access = Claims::new(
+        TokenKind::Access,
+        user.id,
+        session_id,
+        now,
+        state.config.access_token_ttl,
+    );
+    Ok(IssuedTokens {
+        access_token: keys.sign(&access)?,
+        refresh_token,
+    })
+}
+
+/// Rotates a refresh token: the presented one is spent, a new pair is issued in the same session.
+///
+/// Presenting a spent or revoked refresh token revokes its whole session (every token issued
+/// since the login): it can only have been replayed by someone who stole it.
+///
+/// # Errors
+/// [`Error::Unauthenticated`] for a missing, invalid, expired, spent or revoked token.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
+pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<SignedIn, Error> {
+    let now = state.clock.now();
+    let keys = state.keys().await?;
+    let claims = keys.verify(refresh_token, TokenKind::Refresh, now)?;
+    tracing::Span::current().record("user_id", tracing::field::display(claims.sub));
+    let mut tx = state.db.begin().await?;
+    let spent = db::spend_refresh_token(&mut *tx, &claims.jti_hash(), claims.sid, now).await?;
+    if !spent {
+        // Already rotated, or its session is over: end the family, then refuse.
+        drop(tx);
+        let revoked = db::revoke_session(&state.db, claims.sid, "refresh_token_reuse", now).await?;
+        if revoked {
+            tracing::warn!(session_id = %claims.sid, "refresh token reused: session revoked");
+        }
+        return Err(Error::Unauthenticated);
+    }
+    let user = db::select_live_session_user(&mut *tx, claims.sid, claims.sub, now)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if !user.is_active {
+        return Err(Error::Forbidden("this account is deactivated"));
+    }
+    let next = Claims::new(
+        TokenKind::Refresh,
+        user.id,
+        claims.sid,
+        now,
+        state.config.refresh_token_ttl,
+    );
+    db::insert_refresh_token(&mut *tx, &next.jti_hash(), claims.sid, next.expires_at()).await?;
+    db::extend_session(&mut *tx, claims.sid, next.expires_at()).await?;
+    tx.commit().await?;
+    let access = Claims::new(
+        TokenKind::Access,
+        user.id,
+        claims.sid,
+        now,
+        state.config.access_token_ttl,
+    );
+    Ok(SignedIn {
+        user,
+        tokens: IssuedTokens {
+            access_token: keys.sign(&access)?,
+            refresh_token: Some(keys.sign(&next)?),
+        },
+    })
+}
+
+/// Ends the session that `access_token` or `refresh_token` belongs to, whichever is valid.
+///
+/// Logging out without a valid token is not an error: the cookies are cleared all the same.
+///
+/// # Errors
+/// Only when the database cannot be reached.
+#[tracing::instrument(skip_all)]
+pub async fn log_out(
+    state: &AppState,
+    access_token: Option<&str>,
+    refresh_token: Option<&str>,
+) -> Result<(), Error> {
+    let now = state.clock.now();
+    let keys = state.keys().await?;
+    let session = access_token
+        .and_then(|t| keys.verify(t, TokenKind::Access, now).ok())
+        .or_else(|| refresh_token.and_then(|t| keys.verify(t, TokenKind::Refresh, now).ok()))
+        .map(|claims| claims.sid);
+    if let Some(session_id) = session {
+        db::revoke_session(&state.db, session_id, "logout", now).await?;
+    }
+    Ok(())
+}
+
+/// The user an access token belongs to, if its session is live; one query per request.
+///
+/// # Errors
+/// [`Error::Unauthenticated`] for an invalid or expired token or an ended session,
+/// [`Error::Forbidden`] for a deactivated account.
+pub async fn current_user(state: &AppState, access_token: &str) -> Result<(User, Uuid), Error> {
+    let now = state.clock.now();
+    let claims = state
+        .keys()
+        .await?
+        .verify(access_token, TokenKind::Access, now)?;
+    let user = db::select_live_session_user(&state.db, claims.sid, claims.sub, now)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if !user.is_active {
+        return Err(Error::Forbidden("this account is deactivated"));
+    }
+    Ok((user, claims.sid))
+}
