@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Postgres for `make run` and `make test`.
-#   postgres.sh up    print a reachable DATABASE_URL (to stdout) whose database exists
+#   postgres.sh up          print a reachable DATABASE_URL (to stdout) whose database exists
+#   postgres.sh fresh NAME  the same for a database NAME dropped and created anew (tests)
 #   postgres.sh down  stop the throwaway cluster, if this script started one
 # DATABASE_URL is used when it is set and reachable (CI machines and most laptops run Postgres
 # on 127.0.0.1:5432). Otherwise a throwaway cluster is started from the machine's PostgreSQL
@@ -85,6 +86,16 @@ up() {
     echo "$url"
 }
 
+fresh() {
+    local url name=$1
+    url=$(up)
+    url="${url%/*}/$name"
+    say "recreating database $name"
+    psql "${url%/*}/postgres" -qc "drop database if exists \"$name\" with (force)" >&2
+    psql "${url%/*}/postgres" -qc "create database \"$name\"" >&2
+    echo "$url"
+}
+
 down() {
     if [ -f "$data/postmaster.pid" ]; then
         say "stopping the throwaway cluster"
@@ -94,6 +105,7 @@ down() {
 
 case "${1:-}" in
     up) up ;;
+    fresh) fresh "${2:?usage: $0 fresh NAME}" ;;
     down) down ;;
-    *) echo "usage: $0 up|down" >&2; exit 2 ;;
+    *) echo "usage: $0 up|fresh NAME|down" >&2; exit 2 ;;
 esac

@@ -11,8 +11,10 @@ step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
 step "formatting (cargo fmt --check)"
 cargo fmt --all --check || { echo "make test: formatting differs; run 'cargo fmt --all'" >&2; exit 1; }
 
-step "Postgres"
-DATABASE_URL=$(scripts/postgres.sh up)
+step "Postgres (a fresh writers_test database; yours is left alone)"
+# Recreated every run: a database migrated by other code (another branch, a newer checkout)
+# must never decide whether the tests pass. Test cases get their own databases besides.
+DATABASE_URL=$(scripts/postgres.sh fresh writers_test)
 export DATABASE_URL
 
 step "LocalStack (S3, SQS, Secrets Manager)"
@@ -24,7 +26,7 @@ if ! cargo sqlx --version 2>/dev/null | grep -q "$sqlx_version"; then
     cargo install sqlx-cli --version "$sqlx_version" --locked --no-default-features --features postgres,rustls
 fi
 
-step "building the workspace and migrating the development database (first build: several minutes)"
+step "building the workspace and migrating writers_test (first build: several minutes)"
 cargo run --quiet -p migrate -- up
 
 step "offline query data in .sqlx/ matches the queries and the schema (cargo sqlx prepare --check)"

@@ -79,6 +79,22 @@ impl fmt::Debug for Error {
     }
 }
 
+// A Lambda invocation that fails reports the error with its cause chain, once, in CloudWatch.
+impl From<Error> for lambda_http::lambda_runtime::Diagnostic {
+    fn from(e: Error) -> Self {
+        tracing::error!(error.cause_chain = ?e, "invocation failed");
+        let error_type = if e.is_retryable() {
+            "DependencyUnavailable"
+        } else {
+            "Failed"
+        };
+        Self {
+            error_type: error_type.to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 pub trait ResultExt<T> {
     /// Replaces a violation of the named constraint with `err`; passes everything else through.
     ///

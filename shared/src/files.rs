@@ -1,4 +1,5 @@
 //! Uploaded files and their processing jobs: S3 under the `STORAGE_ROOT` prefix, and SQS.
 
+pub mod outbox;
 pub mod queue;
 pub mod storage;

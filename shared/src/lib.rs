@@ -10,6 +10,8 @@
 //! - [`http`]: the one route table, shared by the local server, each Lambda function and the
 //!   OpenAPI document.
 //! - [`users`]: accounts, sessions, tokens, cookies and the brute-force limits.
+//! - [`tasks`]: tasks, their uploads and the job that processes them.
+//! - [`sweeper`]: scheduled housekeeping (outbox delivery).
 //! - [`clock`]: the time every rule reads, movable in tests.
 //! - [`health`]: the local server's dependency check.
 //! - [`telemetry`]: the `tracing` subscriber.
@@ -29,6 +31,8 @@ pub mod files;
 pub mod health;
 pub mod http;
 pub mod state;
+pub mod sweeper;
+pub mod tasks;
 pub mod telemetry;
 pub mod users;
 

@@ -23,6 +23,24 @@ pub fn config() -> Config {
     })
 }
 
+/// A configuration of this test's own: a fresh SQS queue and S3 prefix, so tests running side
+/// by side never see each other's jobs or objects.
+pub async fn isolated_config() -> Config {
+    let mut config = config();
+    let id = Uuid::new_v4().simple().to_string();
+    let sqs = aws_sdk_sqs::Client::new(&writers::state::aws_sdk_config(&config).await);
+    config.queue_url = sqs
+        .create_queue()
+        .queue_name(format!("test-{id}"))
+        .send()
+        .await
+        .expect("LocalStack creates a queue (is it running? `make test` starts it)")
+        .queue_url
+        .expect("a queue URL");
+    config.storage_root.prefix = format!("{}/test-{id}", config.storage_root.prefix);
+    config
+}
+
 /// The whole local API over a per-test database, reading a clock the test can move.
 pub struct TestApp {
     router: Router,
@@ -32,19 +50,75 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new(db: PgPool) -> Self {
-        Self::with_config(config(), db).await
+        Self::with_config(isolated_config().await, db).await
     }
 
     pub async fn with_config(config: Config, db: PgPool) -> Self {
+        let state = AppState::with_pool(config, db).await;
+        Self::with_state(state)
+    }
+
+    /// Serves `state` as it is (tests that swap a client for a broken one).
+    pub fn with_state(state: AppState) -> Self {
         let clock = Clock::fixed(chrono::Utc::now());
-        let state = AppState::with_pool(config, db)
-            .await
-            .with_clock(clock.clone());
+        let state = state.with_clock(clock.clone());
         Self {
             router: writers::http::local_app(state.clone()),
             state,
             clock,
         }
+    }
+
+    /// Every job on this test's queue, received and deleted.
+    pub async fn drain_jobs(&self) -> Vec<Value> {
+        let sqs = self.state.jobs.client();
+        let mut jobs = Vec::new();
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(self.state.jobs.url())
+                .max_number_of_messages(10)
+                .wait_time_seconds(if jobs.is_empty() { 1 } else { 0 })
+                .send()
+                .await
+                .expect("receive")
+                .messages
+                .unwrap_or_default();
+            if received.is_empty() {
+                return jobs;
+            }
+            for message in received {
+                jobs.push(
+                    serde_json::from_str(message.body.as_deref().unwrap_or_default())
+                        .expect("a JSON job"),
+                );
+                sqs.delete_message()
+                    .queue_url(self.state.jobs.url())
+                    .receipt_handle(message.receipt_handle.unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    /// Keys stored under this test's storage prefix.
+    pub async fn stored_keys(&self) -> Vec<String> {
+        let root = self.state.storage.root();
+        self.state
+            .storage
+            .client()
+            .list_objects_v2()
+            .bucket(&root.bucket)
+            .prefix(format!("{}/", root.prefix))
+            .send()
+            .await
+            .expect("list")
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| o.key)
+            .collect()
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
@@ -112,6 +186,34 @@ impl TestApp {
     }
 }
 
+/// One part of a multipart form.
+pub struct Part {
+    pub name: String,
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl Part {
+    pub fn text(name: &str, value: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            file_name: None,
+            content_type: None,
+            bytes: value.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn file(file_name: &str, content_type: &str, bytes: &[u8]) -> Self {
+        Self {
+            name: "file".to_owned(),
+            file_name: Some(file_name.to_owned()),
+            content_type: Some(content_type.to_owned()),
+            bytes: bytes.to_vec(),
+        }
+    }
+}
+
 /// A registered user and the cookies their last sign-in set.
 pub struct TestUser {
     pub id: Uuid,
@@ -138,6 +240,40 @@ impl RequestBuilder {
             .request
             .header(header::CONTENT_TYPE, "application/json");
         self.body = Body::from(body.to_string());
+        self
+    }
+
+    /// A `multipart/form-data` body of `parts`.
+    pub fn multipart(mut self, parts: &[Part]) -> Self {
+        let boundary = "----writers-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for part in parts {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"",
+                    part.name
+                )
+                .as_bytes(),
+            );
+            if let Some(file_name) = &part.file_name {
+                body.extend_from_slice(b"; filename=\"");
+                body.extend_from_slice(file_name.as_bytes());
+                body.extend_from_slice(b"\"");
+            }
+            body.extend_from_slice(b"\r\n");
+            if let Some(content_type) = &part.content_type {
+                body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+            }
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(&part.bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.request = self.request.header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+        self.body = Body::from(body);
         self
     }
 

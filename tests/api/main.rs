@@ -10,4 +10,7 @@ mod helpers;
 mod localstack;
 mod migrations;
 mod schema;
+mod tasks_create;
+mod tasks_get;
+mod tasks_list;
 mod template;

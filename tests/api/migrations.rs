@@ -136,7 +136,8 @@ async fn status_lists_every_migration_with_its_state(pool: PgPool) {
         [
             (1, "initial", false),
             (2, "task file path", false),
-            (3, "auth sessions", false)
+            (3, "auth sessions", false),
+            (4, "task uploads outbox", false),
         ]
     );
 }

@@ -1,12 +1,16 @@
 //! The whole API and `GET /health` on 127.0.0.1:`PORT` (8000), for development and the browser.
 //!
-//! The same router the Lambda functions serve; `make run` starts it after Postgres and LocalStack.
+//! The same router the Lambda functions serve, and the sweeper every few seconds in-process (in
+//! AWS it runs on a schedule); `make run` starts it after Postgres and LocalStack.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use writers::{AppState, Config, http, telemetry};
+use writers::{AppState, Config, http, sweeper, telemetry};
+
+/// How often the in-process sweeper runs; AWS's schedule allows once a minute at best.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -22,12 +26,26 @@ async fn main() -> anyhow::Result<()> {
         )
     })?;
     tracing::info!(%addr, "Writers is listening: docs at http://{addr}/docs, health at http://{addr}/health");
-    axum::serve(listener, http::local_app(state))
+    tokio::spawn(sweep_forever(state.clone()));
+    // ConnectInfo: the peer address, for the per-address login and registration limits.
+    let app = http::local_app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn sweep_forever(state: AppState) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = sweeper::run(&state).await {
+            tracing::warn!(error.cause_chain = ?e, "sweep failed; next one in {SWEEP_EVERY:?}");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM (`make stop`), so in-flight requests finish first.

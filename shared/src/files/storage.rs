@@ -23,6 +23,11 @@ impl Storage {
         }
     }
 
+    /// Wraps a client configured elsewhere (tools, and tests that point it at a dead endpoint).
+    pub fn from_client(client: Client, root: StorageRoot) -> Self {
+        Self { client, root }
+    }
+
     /// The bucket and prefix every key is built under.
     pub fn root(&self) -> &StorageRoot {
         &self.root
@@ -51,13 +56,18 @@ impl Storage {
     ///
     /// # Errors
     /// [`Error::Storage`] when the upload fails.
-    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), Error> {
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: impl Into<ByteStream>,
+        content_type: &str,
+    ) -> Result<(), Error> {
         self.client
             .put_object()
             .bucket(&self.root.bucket)
             .key(key)
             .content_type(content_type)
-            .body(ByteStream::from(bytes))
+            .body(bytes.into())
             .send()
             .await
             .map_err(Error::storage)?;

@@ -73,6 +73,23 @@ fn missing_field(message: &str) -> Option<String> {
     rest.split_once('`').map(|(name, _)| name.to_owned())
 }
 
+/// A query string deserialised into `T`; a malformed one is a `422` located at `query`.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or_default())
+            .map(Self)
+            .map_err(|_| {
+                ValidationErrors::at(&["query"], "is not a valid query string", "value_error")
+                    .into()
+            })
+    }
+}
+
 /// An `application/x-www-form-urlencoded` body deserialised into `T` (the OAuth2 token form).
 #[derive(Debug)]
 pub struct ApiForm<T>(pub T);

@@ -27,7 +27,7 @@ use utoipa_axum::{router::UtoipaMethodRouter, routes as documented};
 use crate::{
     AppState, health,
     http::{csrf, docs},
-    users,
+    tasks, users,
 };
 
 /// The largest request body any JSON or form endpoint reads; bigger bodies get `413`.
@@ -37,12 +37,21 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Function {
     Auth,
+    CreateTask,
+    ListTasks,
+    GetTask,
     ApiDocs,
 }
 
 impl Function {
     /// Every HTTP function, for tests that walk the function map.
-    pub const ALL: [Self; 2] = [Self::Auth, Self::ApiDocs];
+    pub const ALL: [Self; 5] = [
+        Self::Auth,
+        Self::CreateTask,
+        Self::ListTasks,
+        Self::GetTask,
+        Self::ApiDocs,
+    ];
 
     /// The router this function's Lambda binary serves: only its own routes.
     pub fn router(self, state: AppState) -> Router {
@@ -53,6 +62,9 @@ impl Function {
     pub fn logical_id(self) -> &'static str {
         match self {
             Self::Auth => "AuthFunction",
+            Self::CreateTask => "CreateTaskFunction",
+            Self::ListTasks => "ListTasksFunction",
+            Self::GetTask => "GetTaskFunction",
             Self::ApiDocs => "ApiDocsFunction",
         }
     }
@@ -61,6 +73,9 @@ impl Function {
     pub fn binary(self) -> &'static str {
         match self {
             Self::Auth => "auth",
+            Self::CreateTask => "tasks-create",
+            Self::ListTasks => "tasks-list",
+            Self::GetTask => "tasks-get",
             Self::ApiDocs => "api-docs",
         }
     }
@@ -77,6 +92,8 @@ pub struct Route {
     pub path: String,
     endpoint: MethodRouter<AppState>,
     openapi: Option<OpenApiFragment>,
+    /// Reads a file upload: the body may be `MAX_UPLOAD_BYTES` plus room for the form.
+    uploads: bool,
 }
 
 /// The table. Documented routes take their method and path from `#[utoipa::path]`.
@@ -89,6 +106,9 @@ pub fn routes() -> Vec<Route> {
         Route::documented(Auth, documented!(users::http::refresh)),
         Route::documented(Auth, documented!(users::http::log_out)),
         Route::documented(Auth, documented!(users::http::me)),
+        Route::documented(CreateTask, documented!(tasks::http::create)).accepting_uploads(),
+        Route::documented(ListTasks, documented!(tasks::http::list)),
+        Route::documented(GetTask, documented!(tasks::http::get)),
         Route::documented(ApiDocs, documented!(docs::openapi_json)),
         // Swagger UI's HTML and assets: pages for people, not operations of the API.
         Route::hidden(ApiDocs, Method::GET, "/docs", docs::index),
@@ -103,7 +123,7 @@ pub fn app(state: AppState) -> Router {
 
 /// The whole API plus `GET /health`: what `local-api` and the integration tests serve.
 pub fn local_app(state: AppState) -> Router {
-    let router = table(routes()).route("/health", get(health::handler));
+    let router = table(routes(), &state).route("/health", get(health::handler));
     finish(router, state)
 }
 
@@ -125,6 +145,7 @@ impl Route {
             path: path.clone(),
             endpoint,
             openapi: Some((paths, schemas)),
+            uploads: false,
         }
     }
 
@@ -141,7 +162,13 @@ impl Route {
             path: path.to_owned(),
             endpoint: axum::routing::on(filter, handler),
             openapi: None,
+            uploads: false,
         }
+    }
+
+    fn accepting_uploads(mut self) -> Self {
+        self.uploads = true;
+        self
     }
 
     /// This route's entry in the OpenAPI document, if it is documented.
@@ -170,13 +197,20 @@ fn only_method(item: &PathItem) -> Method {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn build(routes: impl IntoIterator<Item = Route>, state: AppState) -> Router {
-    finish(table(routes), state)
+    finish(table(routes, &state), state)
 }
 
-fn table(routes: impl IntoIterator<Item = Route>) -> Router<AppState> {
-    routes
-        .into_iter()
-        .fold(Router::new(), |router, r| router.route(&r.path, r.endpoint))
+fn table(routes: impl IntoIterator<Item = Route>, state: &AppState) -> Router<AppState> {
+    let upload_limit = state.config.max_upload_bytes + tasks::http::FORM_ALLOWANCE_BYTES;
+    routes.into_iter().fold(Router::new(), |router, r| {
+        // The route's own limit replaces the small default that every other body gets.
+        let endpoint = if r.uploads {
+            r.endpoint.layer(DefaultBodyLimit::max(upload_limit))
+        } else {
+            r.endpoint
+        };
+        router.route(&r.path, endpoint)
+    })
 }
 
 /// The layers and fallbacks every router gets, whether it serves one function or all.

@@ -1,0 +1,10 @@
+//! Lambda: `GET /api/v1/tasks`.
+
+use writers::{AppState, Config, http::Function, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let state = AppState::new(Config::from_env()?).await;
+    lambda_http::run(Function::ListTasks.router(state)).await
+}

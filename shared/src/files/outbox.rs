@@ -1,0 +1,176 @@
+//! The outbox: jobs written in their task's transaction, then delivered to SQS.
+//!
+//! The create handler delivers at once; whatever it could not send, the sweeper retries with
+//! backoff until SQS has it. A delivered job moves its task from `pending` to `in_progress`.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::{AppState, Error, tasks::model::StoredObject};
+
+/// The SQS message: small, versioned, naming the task and its object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileJob {
+    pub version: u32,
+    pub task_id: Uuid,
+    pub bucket: String,
+    pub key: String,
+}
+
+impl FileJob {
+    pub fn new(task_id: Uuid, object: &StoredObject) -> Self {
+        Self {
+            version: 1,
+            task_id,
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+        }
+    }
+}
+
+/// The longest wait between two delivery attempts.
+const MAX_BACKOFF: TimeDelta = TimeDelta::minutes(5);
+
+/// The wait after `attempts` failed sends: 2, 4, 8 … seconds, at most five minutes.
+pub fn backoff(attempts: i32) -> TimeDelta {
+    let exponent = u32::try_from(attempts.clamp(1, 20)).unwrap_or(20);
+    TimeDelta::seconds(2_i64.pow(exponent)).min(MAX_BACKOFF)
+}
+
+/// Records `job` for delivery; call inside the transaction that creates its task.
+///
+/// # Errors
+/// [`Error::Database`] when the row cannot be written (the transaction then rolls back).
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    job: &FileJob,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let payload = serde_json::to_value(job).map_err(anyhow::Error::from)?;
+    sqlx::query!(
+        "insert into outbox_jobs (task_id, payload, next_attempt_at) values ($1, $2, $3)",
+        job.task_id,
+        payload,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// What one delivery attempt did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// SQS accepted the job and its task is `in_progress` (unless it had moved on already).
+    Sent,
+    /// The send failed; the job waits for its next attempt.
+    Deferred,
+    /// Nothing to do: already sent, or another worker holds it right now.
+    Skipped,
+}
+
+/// Tries to deliver the job of `task_id` now.
+///
+/// The row is locked for the attempt, so the create handler and the sweeper never both send it.
+///
+/// # Errors
+/// [`Error::Database`] only; a failed SQS send is recorded and reported as [`Delivery::Deferred`].
+pub async fn deliver(state: &AppState, task_id: Uuid) -> Result<Delivery, Error> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let claimed = sqlx::query!(
+        r#"
+        select payload, attempts from outbox_jobs
+        where task_id = $1 and sent_at is null
+        for update skip locked
+        "#,
+        task_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(job) = claimed else {
+        return Ok(Delivery::Skipped);
+    };
+    match state.jobs.send(&job.payload.to_string()).await {
+        Ok(message_id) => {
+            sqlx::query!("update outbox_jobs set sent_at = $2, attempts = attempts + 1, last_error = null where task_id = $1", task_id, now)
+                .execute(&mut *tx)
+                .await?;
+            crate::tasks::db::mark_in_progress(&mut *tx, task_id).await?;
+            tx.commit().await?;
+            tracing::info!(%task_id, message_id, "job queued");
+            Ok(Delivery::Sent)
+        }
+        Err(e) => {
+            let attempts = job.attempts + 1;
+            let next = now + backoff(attempts);
+            tracing::warn!(%task_id, attempts, error.cause_chain = ?e, "job not queued; will retry");
+            sqlx::query!(
+                "update outbox_jobs set attempts = $2, next_attempt_at = $3, last_error = $4 where task_id = $1",
+                task_id,
+                attempts,
+                next,
+                format!("{e}: {}", std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default()),
+            )
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(Delivery::Deferred)
+        }
+    }
+}
+
+/// Delivers every due job, oldest first, at most `batch` of them; returns how many were sent.
+///
+/// # Errors
+/// [`Error::Database`] when the outbox cannot be read.
+pub async fn deliver_due(state: &AppState, batch: i64) -> Result<usize, Error> {
+    let due = sqlx::query_scalar!(
+        r#"
+        select task_id from outbox_jobs
+        where sent_at is null and next_attempt_at <= $1
+        order by next_attempt_at
+        limit $2
+        "#,
+        state.clock.now(),
+        batch,
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let mut sent = 0;
+    for task_id in due {
+        if deliver(state, task_id).await? == Delivery::Sent {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        let waits: Vec<i64> = (1..=10).map(|n| backoff(n).num_seconds()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(backoff(i32::MAX).num_seconds(), 300);
+    }
+
+    #[test]
+    fn the_message_is_small_versioned_json() {
+        let job = FileJob::new(
+            Uuid::nil(),
+            &StoredObject {
+                bucket: "b".into(),
+                key: "k".into(),
+            },
+        );
+        assert_eq!(
+            serde_json::to_value(&job).expect("serialises"),
+            serde_json::json!({"version": 1, "task_id": "00000000-0000-0000-0000-000000000000", "bucket": "b", "key": "k"})
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! HTTP adapters for tasks: extract, call one operation, shape the response.
+
+use axum::{
+    Json,
+    extract::{FromRequest, Multipart, Path, Request, State, multipart::MultipartError},
+    http::{StatusCode, header},
+};
+use uuid::Uuid;
+
+use crate::{
+    AppState, Error, ValidationErrors,
+    http::{
+        error::ErrorBody,
+        extract::{ApiJson, ApiQuery, CurrentUser},
+    },
+    tasks::{
+        self,
+        model::{
+            CreateTaskJson, CreateTaskMultipart, ListParams, NewTask, TaskPage, TaskView, Upload,
+        },
+    },
+};
+
+/// Creates a task, optionally with a file that is stored and queued for processing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks",
+    tag = "tasks",
+    request_body(content(
+        (CreateTaskMultipart = "multipart/form-data"),
+        (CreateTaskJson = "application/json"),
+    )),
+    responses(
+        (status = 202, description = "Created; with a file, its processing is under way", body = TaskView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
+        (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = ErrorBody),
+        (status = 415, description = "Neither multipart/form-data nor JSON", body = ErrorBody),
+        (status = 422, description = "A field is invalid, or the file is empty", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Submission(new, upload): Submission,
+) -> Result<(StatusCode, Json<TaskView>), Error> {
+    let task = tasks::create(&state, current.user.id, new, upload).await?;
+    Ok((StatusCode::ACCEPTED, Json(task.into())))
+}
+
+/// The caller's tasks, newest first, with the total that match.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    tag = "tasks",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of the caller's tasks", body = TaskPage),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account", body = ErrorBody),
+        (status = 422, description = "A parameter is out of range or unknown", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<TaskPage>, Error> {
+    let (tasks, total) = tasks::list(&state, current.user.id, &params.parse()?).await?;
+    Ok(Json(TaskPage {
+        tasks: tasks.into_iter().map(Into::into).collect(),
+        total,
+    }))
+}
+
+/// One of the caller's tasks.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}",
+    tag = "tasks",
+    params(("task_id" = Uuid, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task", body = TaskView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+) -> Result<Json<TaskView>, Error> {
+    let task_id = parse_task_id(&task_id)?;
+    let task = tasks::get(&state, current.user.id, task_id).await?;
+    Ok(Json(task.into()))
+}
+
+fn parse_task_id(raw: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ValidationErrors::at(&["path", "task_id"], "must be a UUID", "uuid_parsing").into()
+    })
+}
+
+/// A new task from `multipart/form-data` (with an optional file) or from JSON.
+pub struct Submission(pub NewTask, pub Option<Upload>);
+
+/// Room for the form's text fields and multipart framing, on top of the file's own limit.
+pub const FORM_ALLOWANCE_BYTES: usize = 64 * 1024;
+
+impl FromRequest<AppState> for Submission {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Error> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.starts_with("multipart/form-data") {
+            let multipart = Multipart::from_request(request, state).await.map_err(|_| {
+                ValidationErrors::at(
+                    &["body"],
+                    "is not a valid multipart/form-data body",
+                    "value_error",
+                )
+            })?;
+            return read_multipart(multipart, state.config.max_upload_bytes).await;
+        }
+        let ApiJson(json) = ApiJson::<CreateTaskJson>::from_request(request, state)
+            .await
+            .map_err(|e| match e {
+                Error::UnsupportedMediaType(_) => Error::UnsupportedMediaType(
+                    "expected Content-Type: multipart/form-data or application/json",
+                ),
+                other => other,
+            })?;
+        let new = NewTask::parse(
+            json.title.as_deref(),
+            json.description.as_deref(),
+            json.due_date.as_deref(),
+        )?;
+        Ok(Self(new, None))
+    }
+}
+
+/// The largest text field accepted; the description's 10,000 characters fit with room to spare.
+const MAX_TEXT_FIELD_BYTES: usize = 48 * 1024;
+
+async fn read_multipart(
+    mut multipart: Multipart,
+    max_file_bytes: usize,
+) -> Result<Submission, Error> {
+    let malformed = |e: MultipartError| -> Error {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Error::PayloadTooLarge {
+                limit_bytes: max_file_bytes + FORM_ALLOWANCE_BYTES,
+            };
+        }
+        ValidationErrors::at(
+            &["body"],
+            "is not a valid multipart/form-data body",
+            "value_error",
+        )
+        .into()
+    };
+    let (mut title, mut description, mut due_date, mut upload) = (None, None, None, None);
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let limit = if name == "file" {
+            max_file_bytes
+        } else {
+            MAX_TEXT_FIELD_BYTES
+        };
+        let mut bytes = Vec::new();
+        // Read chunk by chunk and stop at the limit: a huge file is refused, never buffered whole.
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(if name == "file" {
+                    Error::PayloadTooLarge {
+                        limit_bytes: max_file_bytes,
+                    }
+                } else {
+                    ValidationErrors::field(&name, "is too long").into()
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = |bytes: Vec<u8>| {
+            String::from_utf8(bytes)
+                .map_err(|_| Error::from(ValidationErrors::field(&name, "must be UTF-8 text")))
+        };
+        match name.as_str() {
+            "title" => title = Some(text(bytes)?),
+            "description" => description = Some(text(bytes)?),
+            "due_date" => due_date = Some(text(bytes)?),
+            "file" => {
+                // Kept as metadata: no control characters (Postgres refuses NUL), bounded length.
+                let file_name = field.file_name().map(|n| {
+                    n.chars()
+                        .filter(|c| !c.is_control())
+                        .take(255)
+                        .collect::<String>()
+                });
+                // A form that leaves the file input empty sends a nameless, empty part: no file.
+                if bytes.is_empty() && file_name.as_deref().is_none_or(str::is_empty) {
+                    continue;
+                }
+                if bytes.is_empty() {
+                    return Err(ValidationErrors::field("file", "must not be empty").into());
+                }
+                let content_type = field
+                    .content_type()
+                    .map_or("application/octet-stream", |c| c)
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(255)
+                    .collect();
+                upload = Some(Upload {
+                    file_name,
+                    content_type,
+                    bytes: bytes.into(),
+                });
+            }
+            _ => {} // Unknown fields are ignored, as in JSON bodies.
+        }
+    }
+    let new = NewTask::parse(
+        title.as_deref(),
+        description.as_deref(),
+        due_date.as_deref(),
+    )?;
+    Ok(Submission(new, upload))
+}

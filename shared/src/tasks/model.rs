@@ -1,0 +1,568 @@
+//! Task types: the stored `Task`, its status, validated inputs, list parameters, upload keys,
+//! and the wire shapes.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::{ValidationErrors, config::StorageRoot};
+
+/// The seed's four statuses. Stored as the seed's enum names, sent lowercase as the original does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[sqlx(type_name = "task_status", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    InProgress,
+    Completed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// Parses a status in either case (`pending` or `PENDING`), as `status_filter` accepts.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "pending" => Some(Self::Pending),
+            "in_progress" => Some(Self::InProgress),
+            "completed" => Some(Self::Completed),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A task as stored.
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub file_path: Option<String>,
+    pub file_name: Option<String>,
+    pub file_content_type: Option<String>,
+    pub file_size: Option<i64>,
+    pub due_date: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A validated new task, without its file.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    pub title: String,
+    pub description: Option<String>,
+    pub due_date: Option<DateTime<Utc>>,
+}
+
+impl NewTask {
+    pub const MAX_TITLE_CHARS: usize = 255;
+    pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+    /// Validates the fields, reporting every failure at once.
+    ///
+    /// # Errors
+    /// One field error per bad field.
+    pub fn parse(
+        title: Option<&str>,
+        description: Option<&str>,
+        due_date: Option<&str>,
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = match title.map(str::trim) {
+            None => {
+                errors.merge(ValidationErrors::at(
+                    &["body", "title"],
+                    "field required",
+                    "missing",
+                ));
+                None
+            }
+            Some("") => {
+                errors.merge(ValidationErrors::field("title", "must not be blank"));
+                None
+            }
+            Some(t) if t.chars().count() > Self::MAX_TITLE_CHARS => {
+                errors.merge(ValidationErrors::field(
+                    "title",
+                    "must be at most 255 characters",
+                ));
+                None
+            }
+            Some(t) if t.chars().any(char::is_control) => {
+                errors.merge(ValidationErrors::field(
+                    "title",
+                    "must not contain control characters",
+                ));
+                None
+            }
+            Some(t) => Some(t.to_owned()),
+        };
+        let description = description.map(str::trim).filter(|d| !d.is_empty());
+        if let Some(d) = description {
+            if d.chars().count() > Self::MAX_DESCRIPTION_CHARS {
+                errors.merge(ValidationErrors::field(
+                    "description",
+                    "must be at most 10000 characters",
+                ));
+            } else if d.contains('\0') {
+                errors.merge(ValidationErrors::field(
+                    "description",
+                    "must not contain NUL characters",
+                ));
+            }
+        }
+        let due_date = match due_date.map(str::trim).filter(|d| !d.is_empty()) {
+            None => None,
+            Some(raw) => parse_due_date(raw)
+                .map_err(|()| {
+                    errors.merge(ValidationErrors::field(
+                        "due_date",
+                        "must be an ISO 8601 date or date-time, e.g. 2026-12-01T17:00:00Z",
+                    ));
+                })
+                .ok(),
+        };
+        match title {
+            Some(title) if errors.is_empty() => Ok(Self {
+                title,
+                description: description.map(str::to_owned),
+                due_date,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// RFC 3339 with an offset; a date-time without one is UTC; a bare date is midnight UTC.
+fn parse_due_date(raw: &str) -> Result<DateTime<Utc>, ()> {
+    if let Ok(with_offset) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(with_offset.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(raw, format) {
+            return Ok(naive.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or(())
+}
+
+/// `GET /api/v1/tasks`' query string, as sent: each value is checked by [`ListParams::parse`] so
+/// a bad one gets a `422` naming its parameter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// How many tasks to skip (≥ 0).
+    #[param(value_type = Option<i64>, minimum = 0, default = 0)]
+    pub skip: Option<String>,
+    /// How many tasks to return (1–100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 100)]
+    pub limit: Option<String>,
+    /// Only tasks with this status (either case).
+    #[param(value_type = Option<String>, example = "pending")]
+    pub status_filter: Option<String>,
+}
+
+/// A validated page request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListQuery {
+    pub skip: i64,
+    pub limit: i64,
+    pub status: Option<TaskStatus>,
+}
+
+impl ListParams {
+    pub const MAX_LIMIT: i64 = 100;
+
+    /// Checks each parameter.
+    ///
+    /// # Errors
+    /// One error per bad parameter, located at `["query", name]`.
+    pub fn parse(&self) -> Result<ListQuery, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let mut number = |name: &str, raw: Option<&str>, default: i64, min: i64, max: i64| {
+            let Some(raw) = raw else { return default };
+            match raw.trim().parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                Ok(_) if max == i64::MAX => {
+                    errors.merge(ValidationErrors::at(
+                        &["query", name],
+                        format!("must be at least {min}"),
+                        "greater_than_equal",
+                    ));
+                    default
+                }
+                Ok(_) => {
+                    errors.merge(ValidationErrors::at(
+                        &["query", name],
+                        format!("must be between {min} and {max}"),
+                        "range",
+                    ));
+                    default
+                }
+                Err(_) => {
+                    errors.merge(ValidationErrors::at(
+                        &["query", name],
+                        "must be an integer",
+                        "int_parsing",
+                    ));
+                    default
+                }
+            }
+        };
+        let skip = number("skip", self.skip.as_deref(), 0, 0, i64::MAX);
+        let limit = number(
+            "limit",
+            self.limit.as_deref(),
+            Self::MAX_LIMIT,
+            1,
+            Self::MAX_LIMIT,
+        );
+        let status = match self
+            .status_filter
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            None => None,
+            Some(raw) => {
+                let parsed = TaskStatus::parse(raw);
+                if parsed.is_none() {
+                    errors.merge(ValidationErrors::at(
+                        &["query", "status_filter"],
+                        "must be one of pending, in_progress, completed, cancelled",
+                        "enum",
+                    ));
+                }
+                parsed
+            }
+        };
+        if errors.is_empty() {
+            Ok(ListQuery {
+                skip,
+                limit,
+                status,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// A received file: its bytes and what the client said about it.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    /// The client's file name, as sent (only ever stored as metadata and sanitised into keys).
+    pub file_name: Option<String>,
+    pub content_type: String,
+    pub bytes: axum::body::Bytes,
+}
+
+/// Where an upload is stored: `s3://bucket/key`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredObject {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl StoredObject {
+    /// The seed's `file_path`, as an `s3://` URL.
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// The longest file name kept in a key, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The key of a task's upload: `<prefix>/uploads/<user_id>/<task_id>/<safe name>`.
+///
+/// The server builds it; the client's file name only contributes a sanitised last segment.
+pub fn upload_key(root: &StorageRoot, user: Uuid, task: Uuid, file_name: Option<&str>) -> String {
+    root.key(&format!("uploads/{user}/{task}/{}", safe_name(file_name)))
+}
+
+/// A file name that is safe as one key segment: the last path component of the client's
+/// name, letters, digits and `. _ - ( )` only, no leading dot, at most 100 characters,
+/// never empty.
+pub fn safe_name(raw: Option<&str>) -> String {
+    let base = raw
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let mut cleaned = String::new();
+    for c in base.chars() {
+        let kept = if c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '(' | ')') {
+            c
+        } else {
+            '_'
+        };
+        // Runs of replacements collapse, so "a   b" is "a_b", not "a___b".
+        if !(kept == '_' && cleaned.ends_with('_') && c != '_') {
+            cleaned.push(kept);
+        }
+    }
+    let trimmed = cleaned
+        .trim_start_matches(['.', '_'])
+        .trim_end_matches(['.', '_']);
+    let name = shorten(trimmed, MAX_NAME_CHARS);
+    if name.is_empty() {
+        "upload".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Cuts `name` to `max` characters, keeping a short extension when there is one.
+fn shorten(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_owned();
+    }
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext)
+        .filter(|ext| !ext.is_empty() && ext.chars().count() <= 10);
+    match extension {
+        Some(ext) => {
+            let stem: String = name.chars().take(max - ext.chars().count() - 1).collect();
+            format!("{}.{ext}", stem.trim_end_matches('.'))
+        }
+        None => name.chars().take(max).collect(),
+    }
+}
+
+/// A task as the API shows it: the seed's fields, plus what was uploaded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    pub id: Uuid,
+    #[schema(example = "Draft chapter one")]
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub user_id: Uuid,
+    /// Where the uploaded file is stored, as an `s3://bucket/key` URL.
+    #[schema(example = "s3://writers-uploads/writers/uploads/…/chapter-one.docx")]
+    pub file_path: Option<String>,
+    /// The file name the client sent.
+    pub file_name: Option<String>,
+    /// The content type the client declared.
+    pub file_content_type: Option<String>,
+    /// The file's size in bytes.
+    pub file_size: Option<i64>,
+    pub due_date: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Task> for TaskView {
+    fn from(t: Task) -> Self {
+        Self {
+            id: t.id,
+            title: t.title,
+            description: t.description,
+            status: t.status,
+            user_id: t.user_id,
+            file_path: t.file_path,
+            file_name: t.file_name,
+            file_content_type: t.file_content_type,
+            file_size: t.file_size,
+            due_date: t.due_date,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// A page of the caller's tasks and how many match in all.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskView>,
+    /// Every task that matches the filter, across all pages.
+    pub total: i64,
+}
+
+/// `POST /api/v1/tasks` as JSON, for a task without a file.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateTaskJson {
+    #[schema(example = "Draft chapter one", min_length = 1, max_length = 255)]
+    pub title: Option<String>,
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+    /// ISO 8601; without an offset, UTC.
+    #[schema(example = "2026-12-01T17:00:00Z")]
+    pub due_date: Option<String>,
+}
+
+/// `POST /api/v1/tasks` as `multipart/form-data`, optionally with a file.
+#[derive(Debug, ToSchema)]
+pub struct CreateTaskMultipart {
+    #[schema(example = "Draft chapter one", min_length = 1, max_length = 255)]
+    pub title: String,
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+    /// ISO 8601; without an offset, UTC.
+    pub due_date: Option<String>,
+    /// The manuscript (at most `MAX_UPLOAD_BYTES`, 4 MiB by default).
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub file: Option<Vec<u8>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn root() -> StorageRoot {
+        "s3://writers-local/writers".parse().expect("valid")
+    }
+
+    #[test]
+    fn a_blank_or_missing_title_is_rejected() {
+        assert!(NewTask::parse(Some(" \t "), None, None).is_err());
+        let missing = NewTask::parse(None, None, None).expect_err("missing");
+        assert_eq!(missing.items()[0].kind, "missing");
+    }
+
+    #[test]
+    fn a_title_is_trimmed_and_limited_to_255_characters() {
+        assert_eq!(
+            NewTask::parse(Some("  Draft  "), None, None)
+                .expect("valid")
+                .title,
+            "Draft"
+        );
+        assert!(NewTask::parse(Some(&"é".repeat(255)), None, None).is_ok());
+        assert!(NewTask::parse(Some(&"é".repeat(256)), None, None).is_err());
+    }
+
+    #[test]
+    fn due_dates_without_an_offset_are_utc() {
+        let parse = |raw| {
+            NewTask::parse(Some("t"), None, Some(raw))
+                .expect(raw)
+                .due_date
+                .expect("a date")
+                .to_rfc3339()
+        };
+        assert_eq!(
+            parse("2026-12-01T17:00:00+02:00"),
+            "2026-12-01T15:00:00+00:00"
+        );
+        assert_eq!(parse("2026-12-01T17:00:00"), "2026-12-01T17:00:00+00:00");
+        assert_eq!(parse("2026-12-01"), "2026-12-01T00:00:00+00:00");
+        assert!(NewTask::parse(Some("t"), None, Some("next tuesday")).is_err());
+        assert!(NewTask::parse(Some("t"), None, Some("2026-13-45")).is_err());
+    }
+
+    #[test]
+    fn list_parameters_have_defaults_and_ranges() {
+        assert_eq!(
+            ListParams::default().parse(),
+            Ok(ListQuery {
+                skip: 0,
+                limit: 100,
+                status: None
+            })
+        );
+        let params = |skip: &str, limit: &str, status: &str| ListParams {
+            skip: Some(skip.into()),
+            limit: Some(limit.into()),
+            status_filter: Some(status.into()),
+        };
+        assert_eq!(
+            params("5", "10", "IN_PROGRESS").parse(),
+            Ok(ListQuery {
+                skip: 5,
+                limit: 10,
+                status: Some(TaskStatus::InProgress)
+            })
+        );
+        let errors = params("-1", "101", "done").parse().expect_err("all bad");
+        let locs: Vec<_> = errors.items().iter().map(|e| e.loc[1].as_str()).collect();
+        assert_eq!(locs, ["skip", "limit", "status_filter"]);
+        assert!(params("x", "0", "pending").parse().is_err());
+    }
+
+    #[test]
+    fn hostile_file_names_stay_inside_the_tasks_prefix() {
+        let (user, task) = (Uuid::new_v4(), Uuid::new_v4());
+        let prefix = format!("writers/uploads/{user}/{task}/");
+        for name in [
+            "../../etc/passwd",
+            "a/b",
+            "..\\x",
+            "nul\0byte.txt",
+            &"x".repeat(1000),
+            "..",
+            ".",
+            "",
+            "/",
+        ] {
+            let key = upload_key(&root(), user, task, Some(name));
+            assert!(key.starts_with(&prefix), "{name:?} -> {key}");
+            let last = &key[prefix.len()..];
+            assert!(
+                !last.is_empty() && !last.contains('/') && !last.starts_with('.'),
+                "{name:?} -> {last}"
+            );
+        }
+        assert_eq!(safe_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(
+            safe_name(Some("Chapter One (final).docx")),
+            "Chapter_One_(final).docx"
+        );
+        assert_eq!(safe_name(None), "upload");
+    }
+
+    #[test]
+    fn a_long_name_keeps_its_extension() {
+        let name = safe_name(Some(&format!("{}.docx", "a".repeat(300))));
+        assert_eq!(name.chars().count(), MAX_NAME_CHARS);
+        assert!(name.ends_with(".docx"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_file_name_yields_one_safe_bounded_segment(raw in "\\PC{0,300}|[\\x00-\\x7f]{0,300}") {
+            let name = safe_name(Some(&raw));
+            prop_assert!(!name.is_empty());
+            prop_assert!(name.chars().count() <= MAX_NAME_CHARS);
+            prop_assert!(!name.contains(['/', '\\']));
+            prop_assert!(!name.chars().any(char::is_control));
+            prop_assert!(!name.starts_with('.'));
+            prop_assert!(name != "..");
+        }
+
+        #[test]
+        fn any_file_name_keys_inside_the_tasks_prefix(raw in "\\PC{0,300}|[\\x00-\\x7f]{0,300}") {
+            let (user, task) = (Uuid::new_v4(), Uuid::new_v4());
+            let key = upload_key(&root(), user, task, Some(&raw));
+            let prefix = format!("writers/uploads/{user}/{task}/");
+            prop_assert!(key.starts_with(&prefix));
+            prop_assert!(!key[prefix.len()..].split('/').any(|s| s == ".." || s == "." || s.is_empty()));
+        }
+
+        #[test]
+        fn an_accepted_title_is_the_trimmed_input(raw in "\\PC{0,300}") {
+            if let Ok(task) = NewTask::parse(Some(&raw), None, None) {
+                prop_assert_eq!(task.title.as_str(), raw.trim());
+            }
+        }
+
+        #[test]
+        fn list_parameters_never_panic(skip in "\\PC{0,30}", limit in "\\PC{0,30}", status in "\\PC{0,30}") {
+            let _ = ListParams { skip: Some(skip), limit: Some(limit), status_filter: Some(status) }.parse();
+        }
+    }
+}
