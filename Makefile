@@ -23,7 +23,7 @@ export AWS_REGION ?= us-east-1
 export SQLX_OFFLINE := true
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: help run test stop db localstack migrate lint-template sqlx-prepare openapi
+.PHONY: help run test stop db localstack migrate lint-template sqlx-prepare openapi fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,15 @@ sqlx-prepare: ## regenerate .sqlx/ after changing a query or adding a migration
 	# sqlx-cli, not our `migrate`: that binary cannot build until .sqlx/ knows the new queries.
 	cargo sqlx migrate run --source migrations
 	SQLX_OFFLINE=false cargo sqlx prepare --workspace -- --all-targets
+
+fuzz: ## /docs in headless Chromium, then Schemathesis over every operation (part of make test)
+	@export DATABASE_URL=$$(scripts/postgres.sh up)
+	localstack/localstack.sh up
+	scripts/api-checks.sh
+
+openapi: ## write openapi.json from the route table (commit it; a test fails when it is stale)
+	@cargo run --quiet -p writers --bin openapi > openapi.json
+	echo "wrote openapi.json"
 
 lint-template: ## cfn-lint template.yaml (pinned, own virtual environment)
 	@scripts/cfn-lint.sh

@@ -45,4 +45,11 @@ else
     cargo test --workspace --no-fail-fast
 fi
 
+step "openapi.json is a valid OpenAPI document (openapi-spec-validator, pinned)"
+validator=$(scripts/venv.sh openapi-spec-validator tools/openapi-spec-validator.txt)
+"$validator/openapi-spec-validator" openapi.json
+
+step "the API from outside: /docs in headless Chromium, then Schemathesis over every operation (about 5 minutes)"
+scripts/api-checks.sh
+
 printf '\nmake test: every check passed in %ss\n' "$((SECONDS - started))"

@@ -104,6 +104,88 @@ fn the_document_declares_the_oauth2_password_flow_for_the_authorize_button() {
             "{method} {path}: {security}"
         );
     }
+    // Found by Schemathesis: `value_type` on an optional field made the file required.
+    assert_eq!(
+        document["components"]["schemas"]["CreateTaskMultipart"]["required"],
+        serde_json::json!(["title"])
+    );
+    assert_eq!(
+        document["components"]["schemas"]["CreateTaskMultipart"]["additionalProperties"],
+        false
+    );
     let unavailable = &document["paths"]["/auth/login"]["post"]["responses"]["503"];
     assert!(unavailable.is_object(), "dependency outages are documented");
+}
+
+#[test]
+fn the_committed_openapi_json_is_current() {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json"))
+            .expect("openapi.json is committed at the repository root");
+    let current = writers::http::docs::openapi()
+        .to_pretty_json()
+        .expect("serialises");
+    assert!(
+        committed.trim_end() == current.trim_end(),
+        "openapi.json is stale: run `make openapi` and commit the result"
+    );
+}
+
+/// Schemathesis' `ignored_auth` check, done here deterministically for every operation the
+/// document secures: no credentials, a forged bearer token or a forged cookie all get `401`.
+#[sqlx::test(migrations = "../migrations")]
+async fn every_secured_operation_refuses_missing_and_forged_credentials(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let document = serde_json::to_value(writers::http::docs::openapi()).expect("serialises");
+    let mut checked = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let Some(requirements) = operation["security"].as_array() else {
+                continue;
+            };
+            // `{}` among the requirements makes authentication optional (logout).
+            if requirements
+                .iter()
+                .any(|r| r.as_object().is_some_and(serde_json::Map::is_empty))
+            {
+                continue;
+            }
+            let concrete = path.replace("{task_id}", "7f8b1c7e-0000-4000-8000-000000000000");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            let with = |credentials: Option<(&str, &str)>| {
+                let request = app
+                    .request(method.clone(), &concrete)
+                    .json(&serde_json::json!({"title": "t"}));
+                match credentials {
+                    None => request,
+                    Some((name, value)) => request.header(name, value),
+                }
+                .send()
+            };
+            for (case, credentials) in [
+                ("no credentials", None),
+                (
+                    "a forged bearer token",
+                    Some(("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.forged")),
+                ),
+                (
+                    "a forged access cookie",
+                    Some(("cookie", "access_token=forged; refresh_token=forged")),
+                ),
+            ] {
+                let response = with(credentials).await;
+                assert_eq!(
+                    response.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} with {case}: {}",
+                    response.text()
+                );
+            }
+            checked.push(format!("{method} {path}"));
+        }
+    }
+    assert!(
+        checked.len() >= 5,
+        "the secured operations were found: {checked:?}"
+    );
 }

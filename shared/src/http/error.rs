@@ -16,7 +16,6 @@ use crate::{Error, error::FieldError};
 /// Every error response: a human-readable `detail`; `422` adds the failing fields.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    #[schema(example = "title: must not be blank")]
     pub detail: String,
     /// Present on `422`: FastAPI's `[{loc, msg, type}]` items.
     #[serde(skip_serializing_if = "Option::is_none")]

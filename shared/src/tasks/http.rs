@@ -25,6 +25,7 @@ use crate::{
 #[utoipa::path(
     post,
     path = "/api/v1/tasks",
+    operation_id = "create_task",
     tag = "tasks",
     request_body(content(
         (CreateTaskMultipart = "multipart/form-data"),
@@ -53,6 +54,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/tasks",
+    operation_id = "list_tasks",
     tag = "tasks",
     params(ListParams),
     responses(
@@ -79,6 +81,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/tasks/{task_id}",
+    operation_id = "get_task",
     tag = "tasks",
     params(("task_id" = Uuid, Path, description = "The task's id")),
     responses(
@@ -227,7 +230,16 @@ async fn read_multipart(
                     bytes: bytes.into(),
                 });
             }
-            _ => {} // Unknown fields are ignored, as in JSON bodies.
+            // Refused, as the document says (`additionalProperties: false`): a misspelt field must
+            // not silently drop a title or a date.
+            _ => {
+                return Err(ValidationErrors::at(
+                    &["body"],
+                    "has a field that is not title, description, due_date or file",
+                    "extra_forbidden",
+                )
+                .into());
+            }
         }
     }
     let new = NewTask::parse(

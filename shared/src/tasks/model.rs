@@ -22,7 +22,7 @@ pub enum TaskStatus {
 impl TaskStatus {
     /// Parses a status in either case (`pending` or `PENDING`), as `status_filter` accepts.
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
+        match raw.to_ascii_lowercase().as_str() {
             "pending" => Some(Self::Pending),
             "in_progress" => Some(Self::InProgress),
             "completed" => Some(Self::Completed),
@@ -71,17 +71,13 @@ impl NewTask {
         due_date: Option<&str>,
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let title = match title.map(str::trim) {
+        let title = match title {
             None => {
                 errors.merge(ValidationErrors::at(
                     &["body", "title"],
                     "field required",
                     "missing",
                 ));
-                None
-            }
-            Some("") => {
-                errors.merge(ValidationErrors::field("title", "must not be blank"));
                 None
             }
             Some(t) if t.chars().count() > Self::MAX_TITLE_CHARS => {
@@ -98,23 +94,24 @@ impl NewTask {
                 ));
                 None
             }
-            Some(t) => Some(t.to_owned()),
-        };
-        let description = description.map(str::trim).filter(|d| !d.is_empty());
-        if let Some(d) = description {
-            if d.chars().count() > Self::MAX_DESCRIPTION_CHARS {
-                errors.merge(ValidationErrors::field(
-                    "description",
-                    "must be at most 10000 characters",
-                ));
-            } else if d.contains('\0') {
-                errors.merge(ValidationErrors::field(
-                    "description",
-                    "must not contain NUL characters",
-                ));
+            Some(t) if trim(t).is_empty() => {
+                errors.merge(ValidationErrors::field("title", "must not be blank"));
+                None
             }
+            Some(t) => Some(trim(t).to_owned()),
+        };
+        if description.is_some_and(|d| d.chars().count() > Self::MAX_DESCRIPTION_CHARS) {
+            errors.merge(ValidationErrors::field(
+                "description",
+                "must be at most 10000 characters",
+            ));
         }
-        let due_date = match due_date.map(str::trim).filter(|d| !d.is_empty()) {
+        // Postgres text cannot hold NUL: it becomes U+FFFD, the standard replacement character.
+        let description = description
+            .map(|d| trim(d).replace('\0', "\u{fffd}"))
+            .filter(|d| !d.is_empty());
+        // An empty value is not a date (FastAPI answers 422 for it too); leave the field out instead.
+        let due_date = match due_date {
             None => None,
             Some(raw) => parse_due_date(raw)
                 .map_err(|()| {
@@ -128,12 +125,17 @@ impl NewTask {
         match title {
             Some(title) if errors.is_empty() => Ok(Self {
                 title,
-                description: description.map(str::to_owned),
+                description,
                 due_date,
             }),
             _ => Err(errors),
         }
     }
+}
+
+/// Trims what the API's documented patterns count as blank: Unicode white space and U+FEFF.
+pub fn trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
 /// RFC 3339 with an offset; a date-time without one is UTC; a bare date is midnight UTC.
@@ -163,13 +165,13 @@ fn parse_due_date(raw: &str) -> Result<DateTime<Utc>, ()> {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// How many tasks to skip (≥ 0).
-    #[param(value_type = Option<i64>, minimum = 0, default = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 2147483647, default = 0)]
     pub skip: Option<String>,
     /// How many tasks to return (1–100).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100, default = 100)]
     pub limit: Option<String>,
-    /// Only tasks with this status (either case).
-    #[param(value_type = Option<String>, example = "pending")]
+    /// Only tasks with this status (the lowercase name; the uppercase one is accepted too).
+    #[param(value_type = Option<TaskStatus>, example = "pending")]
     pub status_filter: Option<String>,
 }
 
@@ -183,6 +185,8 @@ pub struct ListQuery {
 
 impl ListParams {
     pub const MAX_LIMIT: i64 = 100;
+    /// The deepest page offered; deeper ones are refused rather than scanned.
+    pub const MAX_SKIP: i64 = i32::MAX as i64;
 
     /// Checks each parameter.
     ///
@@ -192,9 +196,9 @@ impl ListParams {
         let mut errors = ValidationErrors::default();
         let mut number = |name: &str, raw: Option<&str>, default: i64, min: i64, max: i64| {
             let Some(raw) = raw else { return default };
-            match raw.trim().parse::<i64>() {
+            match raw.parse::<i64>() {
                 Ok(n) if (min..=max).contains(&n) => n,
-                Ok(_) if max == i64::MAX => {
+                Ok(n) if n < min => {
                     errors.merge(ValidationErrors::at(
                         &["query", name],
                         format!("must be at least {min}"),
@@ -220,7 +224,7 @@ impl ListParams {
                 }
             }
         };
-        let skip = number("skip", self.skip.as_deref(), 0, 0, i64::MAX);
+        let skip = number("skip", self.skip.as_deref(), 0, 0, Self::MAX_SKIP);
         let limit = number(
             "limit",
             self.limit.as_deref(),
@@ -228,11 +232,7 @@ impl ListParams {
             1,
             Self::MAX_LIMIT,
         );
-        let status = match self
-            .status_filter
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
+        let status = match self.status_filter.as_deref() {
             None => None,
             Some(raw) => {
                 let parsed = TaskStatus::parse(raw);
@@ -394,26 +394,35 @@ pub struct TaskPage {
 /// `POST /api/v1/tasks` as JSON, for a task without a file.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateTaskJson {
-    #[schema(example = "Draft chapter one", min_length = 1, max_length = 255)]
+    #[schema(value_type = String, required = true, example = "Draft chapter one", min_length = 1, max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F\uFEFF][^\u0000-\u001F\u007F-\u009F]*$")]
     pub title: Option<String>,
+    /// NUL characters are stored as U+FFFD.
     #[schema(max_length = 10000)]
     pub description: Option<String>,
-    /// ISO 8601; without an offset, UTC.
-    #[schema(example = "2026-12-01T17:00:00Z")]
+    /// RFC 3339; a date or a date-time without an offset is accepted too (as UTC).
+    #[schema(example = "2026-12-01T17:00:00Z", format = DateTime)]
     pub due_date: Option<String>,
 }
 
-/// `POST /api/v1/tasks` as `multipart/form-data`, optionally with a file.
-#[derive(Debug, ToSchema)]
+/// `POST /api/v1/tasks` as `multipart/form-data`, optionally with a file; no other fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTaskMultipart {
-    #[schema(example = "Draft chapter one", min_length = 1, max_length = 255)]
+    #[schema(
+        example = "Draft chapter one",
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F\uFEFF][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
-    #[schema(max_length = 10000)]
+    /// NUL characters are stored as U+FFFD.
+    #[schema(nullable = false, max_length = 10000)]
     pub description: Option<String>,
-    /// ISO 8601; without an offset, UTC.
+    /// RFC 3339; a date or a date-time without an offset is accepted too (as UTC).
+    #[schema(nullable = false, example = "2026-12-01T17:00:00Z", format = DateTime)]
     pub due_date: Option<String>,
     /// The manuscript (at most `MAX_UPLOAD_BYTES`, 4 MiB by default).
-    #[schema(value_type = Option<String>, format = Binary)]
+    #[schema(value_type = String, required = false, format = Binary, min_length = 1)]
     pub file: Option<Vec<u8>>,
 }
 
@@ -444,6 +453,8 @@ mod tests {
         );
         assert!(NewTask::parse(Some(&"é".repeat(255)), None, None).is_ok());
         assert!(NewTask::parse(Some(&"é".repeat(256)), None, None).is_err());
+        // Found by Schemathesis: the limit is the document's `maxLength`, on the value as sent.
+        assert!(NewTask::parse(Some(&format!(" {}", "t".repeat(255))), None, None).is_err());
     }
 
     #[test]
@@ -462,6 +473,16 @@ mod tests {
         assert_eq!(parse("2026-12-01T17:00:00"), "2026-12-01T17:00:00+00:00");
         assert_eq!(parse("2026-12-01"), "2026-12-01T00:00:00+00:00");
         assert!(NewTask::parse(Some("t"), None, Some("next tuesday")).is_err());
+        assert!(
+            NewTask::parse(Some("t"), None, Some("")).is_err(),
+            "empty is not a date"
+        );
+    }
+
+    #[test]
+    fn a_nul_in_a_description_becomes_the_replacement_character() {
+        let task = NewTask::parse(Some("t"), Some("a\0b"), None).expect("valid");
+        assert_eq!(task.description.as_deref(), Some("a\u{fffd}b"));
         assert!(NewTask::parse(Some("t"), None, Some("2026-13-45")).is_err());
     }
 
@@ -556,7 +577,7 @@ mod tests {
         #[test]
         fn an_accepted_title_is_the_trimmed_input(raw in "\\PC{0,300}") {
             if let Ok(task) = NewTask::parse(Some(&raw), None, None) {
-                prop_assert_eq!(task.title.as_str(), raw.trim());
+                prop_assert_eq!(task.title.as_str(), trim(&raw));
             }
         }
 
