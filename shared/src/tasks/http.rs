@@ -249,3 +249,96 @@ async fn read_multipart(
     )?;
     Ok(Submission(new, upload))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, extract::FromRequest, http::Request};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn body(parts: &[(String, Option<String>, Option<String>, Vec<u8>)]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (name, file_name, content_type, bytes) in parts {
+            body.extend_from_slice(b"--B\r\nContent-Disposition: form-data; name=\"");
+            body.extend_from_slice(name.as_bytes());
+            body.extend_from_slice(b"\"");
+            if let Some(file_name) = file_name {
+                body.extend_from_slice(b"; filename=\"");
+                body.extend_from_slice(file_name.as_bytes());
+                body.extend_from_slice(b"\"");
+            }
+            body.extend_from_slice(b"\r\n");
+            if let Some(content_type) = content_type {
+                body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+            }
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--B--\r\n");
+        body
+    }
+
+    async fn parse(raw: Vec<u8>, max_file_bytes: usize) -> Result<Submission, Error> {
+        let request = Request::builder()
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=B")
+            .body(Body::from(raw))
+            .expect("a request");
+        let multipart = Multipart::from_request(request, &())
+            .await
+            .expect("a multipart body");
+        read_multipart(multipart, max_file_bytes).await
+    }
+
+    fn run(
+        future: impl std::future::Future<Output = Result<Submission, Error>>,
+    ) -> Result<Submission, Error> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    }
+
+    #[test]
+    fn a_file_of_exactly_the_limit_passes_and_one_byte_more_is_too_large() {
+        let form = |size| {
+            body(&[
+                ("title".into(), None, None, b"t".to_vec()),
+                ("file".into(), Some("a.bin".into()), None, vec![1; size]),
+            ])
+        };
+        assert!(run(parse(form(64), 64)).is_ok());
+        assert!(matches!(
+            run(parse(form(65), 64)),
+            Err(Error::PayloadTooLarge { .. })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn any_form_parses_to_a_task_or_a_client_error(
+            fields in proptest::collection::vec(
+                (
+                    prop_oneof!["title", "description", "due_date", "file", "\\PC{0,12}"],
+                    proptest::option::of("\\PC{0,40}"),
+                    proptest::option::of("[ -~]{0,40}"),
+                    proptest::collection::vec(any::<u8>(), 0..200),
+                ),
+                0..5,
+            ),
+        ) {
+            let fields: Vec<_> = fields.into_iter().map(|(n, f, c, b)| (n, f, c, b)).collect();
+            match run(parse(body(&fields), 100)) {
+                Ok(Submission(task, upload)) => {
+                    prop_assert!(!task.title.is_empty());
+                    if let Some(upload) = upload {
+                        prop_assert!(!upload.bytes.is_empty() && upload.bytes.len() <= 100);
+                        prop_assert!(upload.file_name.iter().all(|n| !n.chars().any(char::is_control)));
+                    }
+                }
+                Err(e) => prop_assert!(matches!(e, Error::Invalid(_) | Error::PayloadTooLarge { .. }), "{e:?}"),
+            }
+        }
+    }
+}
