@@ -257,7 +257,10 @@ mod tests {
 
     use super::*;
 
-    fn body(parts: &[(String, Option<String>, Option<String>, Vec<u8>)]) -> Vec<u8> {
+    /// A part: name, file name, content type, bytes.
+    type FormPart = (String, Option<String>, Option<String>, Vec<u8>);
+
+    fn body(parts: &[FormPart]) -> Vec<u8> {
         let mut body = Vec::new();
         for (name, file_name, content_type, bytes) in parts {
             body.extend_from_slice(b"--B\r\nContent-Disposition: form-data; name=\"");
@@ -328,7 +331,6 @@ mod tests {
                 0..5,
             ),
         ) {
-            let fields: Vec<_> = fields.into_iter().map(|(n, f, c, b)| (n, f, c, b)).collect();
             match run(parse(body(&fields), 100)) {
                 Ok(Submission(task, upload)) => {
                     prop_assert!(!task.title.is_empty());
