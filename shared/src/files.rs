@@ -1,5 +1,6 @@
 //! Uploaded files and their processing jobs: S3 under the `STORAGE_ROOT` prefix, and SQS.
 
+pub mod analysis;
 pub mod outbox;
 pub mod queue;
 pub mod storage;

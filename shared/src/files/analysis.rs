@@ -1,0 +1,329 @@
+//! What the file processor computes from an upload, fed chunk by chunk.
+//!
+//! No file is ever held whole in memory: size, SHA-256, the content type from the bytes
+//! themselves (magic numbers, never the client's word), and for UTF-8 text the lines, words,
+//! characters and reading time. The processor that feeds it from S3 is issue 7's work.
+
+use aws_lc_rs::digest::{Context, SHA256};
+use serde::Serialize;
+
+/// Reading speed for the estimate, in words per minute.
+pub const WORDS_PER_MINUTE: f64 = 238.0;
+
+/// How many leading bytes the content-type sniffer looks at.
+const SNIFF_BYTES: usize = 512;
+
+/// Consumes a file chunk by chunk; [`Analyzer::finish`] gives the figures.
+pub struct Analyzer {
+    size: u64,
+    sha256: Context,
+    head: Vec<u8>,
+    text: TextCounter,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Self {
+            size: 0,
+            sha256: Context::new(&SHA256),
+            head: Vec::with_capacity(SNIFF_BYTES),
+            text: TextCounter::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Analyzer {
+    /// Feeds the next chunk, in order.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.size += chunk.len() as u64;
+        self.sha256.update(chunk);
+        if self.head.len() < SNIFF_BYTES {
+            let room = SNIFF_BYTES - self.head.len();
+            self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        self.text.update(chunk);
+    }
+
+    /// The figures for everything fed so far.
+    pub fn finish(self) -> Analysis {
+        let content_type = sniff(&self.head);
+        let text = self.text.finish();
+        let is_text = content_type.starts_with("text/");
+        Analysis {
+            size_bytes: self.size,
+            sha256: self
+                .sha256
+                .finish()
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            content_type: content_type.to_owned(),
+            text: is_text.then_some(text),
+        }
+    }
+}
+
+/// The figures for one file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Analysis {
+    pub size_bytes: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+    /// Detected from the bytes.
+    pub content_type: String,
+    /// For text files only.
+    pub text: Option<TextStats>,
+}
+
+/// Counts for UTF-8 text.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TextStats {
+    pub lines: u64,
+    pub words: u64,
+    pub characters: u64,
+    /// At [`WORDS_PER_MINUTE`], to a tenth of a minute.
+    pub reading_minutes: f64,
+    /// False when the bytes stopped being UTF-8; the counts then cover the text before that.
+    pub valid_utf8: bool,
+}
+
+impl TextStats {
+    /// Stats for a whole text held in memory (a `.docx` body, already bounded by its caps).
+    pub fn of(text: &str) -> Self {
+        let mut counter = TextCounter::default();
+        counter.update(text.as_bytes());
+        counter.finish()
+    }
+}
+
+/// Streaming UTF-8 text statistics. A character split across two chunks is carried over.
+#[derive(Debug, Default)]
+struct TextCounter {
+    carry: Vec<u8>,
+    invalid: bool,
+    characters: u64,
+    newlines: u64,
+    words: u64,
+    in_word: bool,
+    last: Option<char>,
+}
+
+impl TextCounter {
+    fn update(&mut self, chunk: &[u8]) {
+        if self.invalid {
+            return;
+        }
+        let mut bytes = std::mem::take(&mut self.carry);
+        bytes.extend_from_slice(chunk);
+        let valid_up_to = match std::str::from_utf8(&bytes) {
+            Ok(_) => bytes.len(),
+            // `error_len() == None`: the chunk ends inside a character; keep its start for later.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => {
+                self.count(&bytes[..e.valid_up_to()]);
+                self.invalid = true;
+                return;
+            }
+        };
+        self.count(&bytes[..valid_up_to]);
+        self.carry = bytes[valid_up_to..].to_vec();
+    }
+
+    fn count(&mut self, valid: &[u8]) {
+        let text = std::str::from_utf8(valid).unwrap_or_default();
+        for c in text.chars() {
+            self.characters += 1;
+            if c == '\n' {
+                self.newlines += 1;
+            }
+            let is_word = !c.is_whitespace();
+            if is_word && !self.in_word {
+                self.words += 1;
+            }
+            self.in_word = is_word;
+            self.last = Some(c);
+        }
+    }
+
+    fn finish(self) -> TextStats {
+        // A trailing fragment of a character is not UTF-8 either.
+        let valid_utf8 = !self.invalid && self.carry.is_empty();
+        // The last line counts even without a final newline.
+        let lines = self.newlines + u64::from(self.last.is_some_and(|c| c != '\n'));
+        #[allow(clippy::cast_precision_loss)] // word counts stay far below 2^52
+        let reading_minutes = (self.words as f64 / WORDS_PER_MINUTE * 10.0).round() / 10.0;
+        TextStats {
+            lines,
+            words: self.words,
+            characters: self.characters,
+            reading_minutes,
+            valid_utf8,
+        }
+    }
+}
+
+/// The content type of a file from its first bytes.
+pub fn sniff(head: &[u8]) -> &'static str {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"%PDF-", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+        (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"),
+        (b"PK\x03\x04", "application/zip"),
+        (b"\x1f\x8b", "application/gzip"),
+        (b"ID3", "audio/mpeg"),
+        (b"OggS", "audio/ogg"),
+        (b"fLaC", "audio/flac"),
+        (b"{\\rtf", "application/rtf"),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+            "application/x-ole-storage",
+        ),
+    ];
+    if let Some((_, kind)) = SIGNATURES.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return kind;
+    }
+    if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+        return "audio/wav";
+    }
+    if head.is_empty() {
+        return "application/x-empty";
+    }
+    // Text: UTF-8 (a character may be cut at the sniff boundary) without NUL or most controls.
+    let valid = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return "application/octet-stream",
+    };
+    let binary = valid
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}'));
+    if binary {
+        "application/octet-stream"
+    } else {
+        "text/plain"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn analyse(bytes: &[u8]) -> Analysis {
+        let mut analyzer = Analyzer::default();
+        analyzer.update(bytes);
+        analyzer.finish()
+    }
+
+    #[test]
+    fn a_text_file_is_counted_by_hand() {
+        // 3 lines, 10 words, 44 characters, 45 bytes (é is one character, two bytes).
+        let text = "It was a bright cold day\nin April.\nClocks é\n";
+        let analysis = analyse(text.as_bytes());
+        assert_eq!(analysis.content_type, "text/plain");
+        assert_eq!(analysis.size_bytes, 45);
+        let stats = analysis.text.expect("text");
+        assert_eq!((stats.lines, stats.words, stats.characters), (3, 10, 44));
+        assert!(stats.valid_utf8);
+    }
+
+    #[test]
+    fn the_last_line_counts_without_a_final_newline() {
+        let stats = TextStats::of("one\ntwo");
+        assert_eq!(stats.lines, 2);
+        assert_eq!(TextStats::of("").lines, 0);
+        assert_eq!(TextStats::of("\n").lines, 1);
+    }
+
+    #[test]
+    fn reading_time_is_words_at_238_per_minute() {
+        let stats = TextStats::of(&"word ".repeat(476));
+        assert_eq!(stats.words, 476);
+        assert!((stats.reading_minutes - 2.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn sha256_matches_a_known_digest() {
+        assert_eq!(
+            analyse(b"abc").sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn content_types_come_from_magic_numbers() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), "image/png");
+        assert_eq!(sniff(b"%PDF-1.7\n"), "application/pdf");
+        assert_eq!(sniff(b"PK\x03\x04rest"), "application/zip");
+        assert_eq!(sniff(b"RIFF\x00\x00\x00\x00WAVEfmt "), "audio/wav");
+        assert_eq!(sniff(b"# Chapter One\n\nIt was"), "text/plain");
+        assert_eq!(sniff(b"\x00\x01\x02binary"), "application/octet-stream");
+        assert!(
+            analyse(b"\x89PNG\r\n\x1a\nxx").text.is_none(),
+            "no text stats for images"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_not_fatal() {
+        let mut analyzer = Analyzer::default();
+        analyzer.update(b"good words ");
+        analyzer.update(b"\xff\xfe then more");
+        let analysis = analyzer.finish();
+        assert_eq!(analysis.size_bytes, 11 + 12);
+        // The head is not UTF-8, so this is not reported as text at all.
+        assert_eq!(analysis.content_type, "application/octet-stream");
+        let mut counter = TextCounter::default();
+        counter.update(b"good words \xff more");
+        let stats = counter.finish();
+        assert!(!stats.valid_utf8);
+        assert_eq!(stats.words, 2, "counted up to the first invalid byte");
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_never_changes_the_figures(text in "\\PC{0,400}", cuts in proptest::collection::vec(0usize..400, 0..6)) {
+            let bytes = text.as_bytes();
+            let whole = analyse(bytes);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut analyzer = Analyzer::default();
+            let mut start = 0;
+            for cut in cuts.into_iter().chain(std::iter::once(bytes.len())) {
+                analyzer.update(&bytes[start..cut]);
+                start = cut;
+            }
+            prop_assert_eq!(analyzer.finish(), whole);
+        }
+
+        #[test]
+        fn text_counts_match_the_standard_library(text in "\\PC{0,400}") {
+            let stats = TextStats::of(&text);
+            prop_assert_eq!(stats.characters, text.chars().count() as u64);
+            prop_assert_eq!(stats.words, text.split_whitespace().count() as u64);
+            prop_assert_eq!(stats.lines, text.lines().count() as u64);
+            prop_assert!(stats.valid_utf8);
+        }
+
+        #[test]
+        fn any_bytes_are_analysed_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let analysis = analyse(&bytes);
+            prop_assert_eq!(analysis.size_bytes, bytes.len() as u64);
+            prop_assert_eq!(analysis.sha256.len(), 64);
+        }
+    }
+}
