@@ -16,6 +16,14 @@ async fn create(app: &TestApp, user: &TestUser, parts: &[Part]) -> TestResponse 
         .await
 }
 
+/// A task titled "t" with a five-byte text file: the smallest upload that exercises S3 and SQS.
+fn small_upload() -> [Part; 2] {
+    [
+        Part::text("title", "t"),
+        Part::file("a.txt", "text/plain", b"words"),
+    ]
+}
+
 fn manuscript() -> Vec<u8> {
     "It was a bright cold day in April, and the clocks were striking thirteen.\n"
         .repeat(200)
@@ -376,15 +384,7 @@ async fn s3_unavailable_is_a_503_and_creates_no_task(pool: PgPool) {
     let app = TestApp::with_state(state);
     let ada = app.signed_up_user().await;
 
-    let response = create(
-        &app,
-        &ada,
-        &[
-            Part::text("title", "t"),
-            Part::file("a.txt", "text/plain", b"words"),
-        ],
-    )
-    .await;
+    let response = create(&app, &ada, &small_upload()).await;
 
     assert_eq!(
         response.status,
@@ -417,15 +417,7 @@ async fn a_database_failure_after_the_upload_removes_the_object(pool: PgPool) {
     .await
     .expect("trigger");
 
-    let response = create(
-        &app,
-        &ada,
-        &[
-            Part::text("title", "t"),
-            Part::file("a.txt", "text/plain", b"words"),
-        ],
-    )
-    .await;
+    let response = create(&app, &ada, &small_upload()).await;
 
     assert_eq!(
         response.status,
@@ -457,15 +449,7 @@ async fn an_sqs_outage_after_the_commit_loses_no_job_the_sweeper_delivers_it(poo
     .await;
     let ada = app.signed_up_user().await;
 
-    let response = create(
-        &app,
-        &ada,
-        &[
-            Part::text("title", "t"),
-            Part::file("a.txt", "text/plain", b"words"),
-        ],
-    )
-    .await;
+    let response = create(&app, &ada, &small_upload()).await;
     assert_eq!(
         response.status,
         StatusCode::ACCEPTED,
