@@ -83,9 +83,7 @@ pub async fn log_in(
         return Err(Error::InvalidCredentials);
     };
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
-    if !user.is_active {
-        return Err(Error::Forbidden("this account is deactivated"));
-    }
+    let user = user.require_active()?;
     if verdict.needs_rehash {
         // Parameters have been raised since this hash was made: upgrade it while we hold the password.
         let upgraded = password::hash(credentials.password).await?;
@@ -172,10 +170,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<SignedIn, 
     }
     let user = db::select_live_session_user(&mut *tx, claims.sid, claims.sub, now)
         .await?
-        .ok_or(Error::Unauthenticated)?;
-    if !user.is_active {
-        return Err(Error::Forbidden("this account is deactivated"));
-    }
+        .ok_or(Error::Unauthenticated)?
+        .require_active()?;
     let next = Claims::new(
         TokenKind::Refresh,
         user.id,
@@ -239,9 +235,7 @@ pub async fn current_user(state: &AppState, access_token: &str) -> Result<(User,
         .verify(access_token, TokenKind::Access, now)?;
     let user = db::select_live_session_user(&state.db, claims.sid, claims.sub, now)
         .await?
-        .ok_or(Error::Unauthenticated)?;
-    if !user.is_active {
-        return Err(Error::Forbidden("this account is deactivated"));
-    }
+        .ok_or(Error::Unauthenticated)?
+        .require_active()?;
     Ok((user, claims.sid))
 }

@@ -146,14 +146,8 @@ pub async fn log_out(
     )
     .await?;
     let cookies = AppendHeaders([
-        (
-            SET_COOKIE,
-            expired_cookie(&state.config, ACCESS_COOKIE, "/", "Lax"),
-        ),
-        (
-            SET_COOKIE,
-            expired_cookie(&state.config, REFRESH_COOKIE, "/auth", "Strict"),
-        ),
+        (SET_COOKIE, ACCESS.expire(&state.config)),
+        (SET_COOKIE, REFRESH.expire(&state.config)),
     ]);
     Ok((
         cookies,
@@ -187,25 +181,15 @@ fn signed_in_response(config: &Config, signed_in: SignedIn) -> (Cookies, Json<Au
     let cookies = AppendHeaders([
         (
             SET_COOKIE,
-            session_cookie(
+            ACCESS.set(
                 config,
-                ACCESS_COOKIE,
                 &tokens.access_token,
-                "/",
-                "Lax",
                 config.access_token_ttl.as_secs(),
             ),
         ),
         (
             SET_COOKIE,
-            session_cookie(
-                config,
-                REFRESH_COOKIE,
-                &refresh,
-                "/auth",
-                "Strict",
-                config.refresh_token_ttl.as_secs(),
-            ),
+            REFRESH.set(config, &refresh, config.refresh_token_ttl.as_secs()),
         ),
     ]);
     let body = Json(AuthResponse {
@@ -215,24 +199,51 @@ fn signed_in_response(config: &Config, signed_in: SignedIn) -> (Cookies, Json<Au
     (cookies, body)
 }
 
-/// An httpOnly cookie; the refresh token's is scoped to `/auth` and `SameSite=Strict`.
-fn session_cookie(
-    config: &Config,
-    name: &str,
-    value: &str,
-    path: &str,
-    same_site: &str,
-    max_age: u64,
-) -> String {
-    let secure = if config.cookie_secure { "; Secure" } else { "" };
-    format!(
-        "{name}={value}; HttpOnly{secure}; SameSite={same_site}; Path={path}; Max-Age={max_age}"
-    )
+/// One auth cookie's attributes, written once: the cookie is set and expired from the same
+/// description, so logout always clears exactly what login set.
+struct CookieSpec {
+    name: &'static str,
+    path: &'static str,
+    same_site: &'static str,
 }
 
-fn expired_cookie(config: &Config, name: &str, path: &str, same_site: &str) -> String {
-    let secure = if config.cookie_secure { "; Secure" } else { "" };
-    format!(
-        "{name}=; HttpOnly{secure}; SameSite={same_site}; Path={path}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
-    )
+/// Sent with every request to the site.
+const ACCESS: CookieSpec = CookieSpec {
+    name: ACCESS_COOKIE,
+    path: "/",
+    same_site: "Lax",
+};
+/// Sent only to `/auth/*`, and never on a cross-site request.
+const REFRESH: CookieSpec = CookieSpec {
+    name: REFRESH_COOKIE,
+    path: "/auth",
+    same_site: "Strict",
+};
+
+impl CookieSpec {
+    /// The `Set-Cookie` value that stores `value` for `max_age` seconds, httpOnly.
+    fn set(&self, config: &Config, value: &str, max_age: u64) -> String {
+        format!(
+            "{}={value}; {}; Max-Age={max_age}",
+            self.name,
+            self.attributes(config)
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the cookie.
+    fn expire(&self, config: &Config) -> String {
+        format!(
+            "{}=; {}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            self.name,
+            self.attributes(config)
+        )
+    }
+
+    fn attributes(&self, config: &Config) -> String {
+        let secure = if config.cookie_secure { "; Secure" } else { "" };
+        format!(
+            "HttpOnly{secure}; SameSite={}; Path={}",
+            self.same_site, self.path
+        )
+    }
 }

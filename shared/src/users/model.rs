@@ -162,6 +162,20 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
+impl User {
+    /// The seed's "active user" rule, in one place: a deactivated account is refused everywhere.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`](crate::Error::Forbidden) for a deactivated account.
+    pub fn require_active(self) -> Result<Self, crate::Error> {
+        if self.is_active {
+            Ok(self)
+        } else {
+            Err(crate::Error::Forbidden("this account is deactivated"))
+        }
+    }
+}
+
 /// `POST /auth/register`'s body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterForm {
