@@ -1,6 +1,7 @@
 //! Uploaded files and their processing jobs: S3 under the `STORAGE_ROOT` prefix, and SQS.
 
 pub mod analysis;
+pub mod docx;
 pub mod message;
 pub mod outbox;
 pub mod queue;

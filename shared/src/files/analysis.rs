@@ -2,7 +2,7 @@
 //!
 //! No file is ever held whole in memory: size, SHA-256, the content type from the bytes
 //! themselves (magic numbers, never the client's word), and for UTF-8 text the lines, words,
-//! characters and reading time. The processor that feeds it from S3 is issue 7's work.
+//! characters and reading time. `files::process` feeds it from S3.
 
 use aws_lc_rs::digest::{Context, SHA256};
 use serde::Serialize;
@@ -107,7 +107,7 @@ impl TextStats {
 
 /// Streaming UTF-8 text statistics. A character split across two chunks is carried over.
 #[derive(Debug, Default)]
-struct TextCounter {
+pub struct TextCounter {
     carry: Vec<u8>,
     invalid: bool,
     characters: u64,
@@ -118,7 +118,8 @@ struct TextCounter {
 }
 
 impl TextCounter {
-    fn update(&mut self, chunk: &[u8]) {
+    /// Counts the next chunk of text, in order.
+    pub fn update(&mut self, chunk: &[u8]) {
         if self.invalid {
             return;
         }
@@ -154,7 +155,8 @@ impl TextCounter {
         }
     }
 
-    fn finish(self) -> TextStats {
+    /// The counts for everything fed so far.
+    pub fn finish(self) -> TextStats {
         // A trailing fragment of a character is not UTF-8 either.
         let valid_utf8 = !self.invalid && self.carry.is_empty();
         // The last line counts even without a final newline.
