@@ -10,6 +10,7 @@ SHELL := bash
 # DATABASE_URL is resolved by scripts/postgres.sh (yours if reachable, else a throwaway cluster).
 export STORAGE_ROOT ?= s3://writers-local/writers
 export QUEUE_URL ?= http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-jobs
+export DEAD_LETTER_QUEUE_URL ?= http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-jobs-dlq
 export JWT_SECRET ?= local-development-only-secret-never-use-in-production-0123456789
 export DB_MAX_CONNECTIONS ?= 10
 export PORT ?= 8000

@@ -1,7 +1,7 @@
 """Creates what the functions expect in LocalStack: the bucket, the jobs queue and its dead-letter queue.
 
 Idempotent: creating what exists changes nothing. Names come from the same variables the
-functions read (STORAGE_ROOT, QUEUE_URL), so the two cannot disagree.
+functions read (STORAGE_ROOT, QUEUE_URL, DEAD_LETTER_QUEUE_URL), so the two cannot disagree.
 """
 
 import json
@@ -19,7 +19,8 @@ if not storage_root.startswith("s3://"):
     sys.exit(f"STORAGE_ROOT must look like s3://bucket/prefix, got {storage_root!r}")
 bucket = storage_root[len("s3://"):].split("/", 1)[0]
 queue_name = queue_url.rstrip("/").rsplit("/", 1)[-1]
-dlq_name = f"{queue_name}-dlq"
+dlq_url_wanted = os.environ.get("DEAD_LETTER_QUEUE_URL", "")
+dlq_name = dlq_url_wanted.rstrip("/").rsplit("/", 1)[-1] if dlq_url_wanted else f"{queue_name}-dlq"
 
 session = boto3.session.Session(
     aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
@@ -40,12 +41,14 @@ dlq_url = sqs.create_queue(
 )["QueueUrl"]
 dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 attributes = {
-    # As template.yaml: 6x the file processor's timeout, and 5 receives before the DLQ.
-    "VisibilityTimeout": os.environ.get("JOBS_VISIBILITY_TIMEOUT_SECS", "180"),
+    # As template.yaml: 6x the file processor's 60 s timeout, and 5 receives before the DLQ.
+    "VisibilityTimeout": os.environ.get("JOBS_VISIBILITY_TIMEOUT_SECS", "360"),
     "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
 }
 created_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
 sqs.set_queue_attributes(QueueUrl=created_url, Attributes=attributes)
+if dlq_url_wanted and dlq_url != dlq_url_wanted:
+    sys.exit(f"DEAD_LETTER_QUEUE_URL is {dlq_url_wanted} but LocalStack named the queue {dlq_url}: set DEAD_LETTER_QUEUE_URL to that")
 if created_url != queue_url:
     sys.exit(f"QUEUE_URL is {queue_url} but LocalStack named the queue {created_url}: set QUEUE_URL to that")
 

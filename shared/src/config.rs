@@ -17,6 +17,9 @@ pub struct Config {
     pub storage_root: StorageRoot,
     /// The SQS queue that carries file-processing jobs.
     pub queue_url: String,
+    /// The jobs queue's dead-letter queue, which the sweeper reads to cancel tasks whose job
+    /// failed every delivery; without it, only the time limit catches them.
+    pub dead_letter_queue_url: Option<String>,
     /// Where the HMAC key for access and refresh tokens comes from.
     pub jwt_secret: JwtSecret,
     pub access_token_ttl: Duration,
@@ -61,6 +64,7 @@ impl Config {
             database_url: database_url(&env)?,
             storage_root: env.parsed("STORAGE_ROOT")?,
             queue_url: env.required("QUEUE_URL")?,
+            dead_letter_queue_url: env.optional("DEAD_LETTER_QUEUE_URL"),
             jwt_secret,
             access_token_ttl: Duration::from_secs(env.parsed_or("ACCESS_TOKEN_TTL_SECS", 30 * 60)?),
             refresh_token_ttl: Duration::from_secs(

@@ -11,7 +11,8 @@
 //!   OpenAPI document.
 //! - [`users`]: accounts, sessions, tokens, cookies and the brute-force limits.
 //! - [`tasks`]: tasks, their uploads and the job that processes them.
-//! - [`sweeper`]: scheduled housekeeping (outbox delivery).
+//! - [`processor`]: the file processor behind the jobs queue, and the local poller that feeds it.
+//! - [`sweeper`]: scheduled housekeeping (outbox delivery, cancelling jobs that keep failing).
 //! - [`clock`]: the time every rule reads, movable in tests.
 //! - [`health`]: the local server's dependency check.
 //! - [`telemetry`]: the `tracing` subscriber.
@@ -21,6 +22,9 @@
 //! ```text
 //! API Gateway → functions/<name>::main ─┐
 //! local-api / integration tests ────────┴→ http::routes → <feature>::http → <feature> → <feature>::db, files
+//!
+//! SQS → functions/file-processor::main ─┐
+//! local-api's poller ───────────────────┴→ processor::handle_batch → files::{analysis, docx}, tasks::db
 //! ```
 
 pub mod clock;
@@ -30,6 +34,7 @@ pub mod error;
 pub mod files;
 pub mod health;
 pub mod http;
+pub mod processor;
 pub mod state;
 pub mod sweeper;
 pub mod tasks;

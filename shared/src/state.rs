@@ -25,6 +25,8 @@ pub struct AppState {
     pub db: PgPool,
     pub storage: Storage,
     pub jobs: JobQueue,
+    /// The jobs queue's dead-letter queue, when `DEAD_LETTER_QUEUE_URL` names one.
+    pub dead_letters: Option<JobQueue>,
     pub config: Arc<Config>,
     /// The time every rule reads; fixed and movable in tests.
     pub clock: Clock,
@@ -45,7 +47,11 @@ impl AppState {
         Self {
             db,
             storage: Storage::new(&aws, &config),
-            jobs: JobQueue::new(&aws, &config),
+            jobs: JobQueue::new(&aws, &config.queue_url),
+            dead_letters: config
+                .dead_letter_queue_url
+                .as_deref()
+                .map(|url| JobQueue::new(&aws, url)),
             config: Arc::new(config),
             clock: Clock::system(),
             keys: Arc::new(OnceCell::new()),

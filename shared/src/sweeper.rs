@@ -1,28 +1,121 @@
 //! The sweeper: scheduled housekeeping that keeps anything from waiting forever.
 //!
-//! Its duty so far: deliver outbox jobs that the create handler could not send.
+//! Each run delivers the outbox jobs the create handler could not send, cancels the tasks whose
+//! job has dead-lettered, and cancels the tasks that have been `in_progress` for longer than
+//! SQS could still be redelivering their job.
 
+use std::time::Duration;
+
+use chrono::TimeDelta;
 use serde::Serialize;
+use uuid::Uuid;
 
-use crate::{AppState, Error, files::outbox};
+use crate::{
+    AppState, Error,
+    files::{message::JobMessage, outbox, queue::JobQueue},
+    processor, tasks,
+};
 
 /// Jobs delivered per run; more wait for the next run a minute later.
 const BATCH: i64 = 100;
+
+/// Dead letters read per run, ten at a time.
+const DEAD_LETTERS_PER_RUN: usize = 100;
+
+/// What a cancelled task's `error` says when its job never succeeded.
+pub const FAILED_REPEATEDLY: &str = "processing failed repeatedly";
+
+/// How long a read dead letter stays hidden. It is never deleted: it stays in the dead-letter
+/// queue (14 days) to be inspected or redriven; cancelling its task again is a no-op.
+const DEAD_LETTER_HIDDEN: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// A job sent this long ago whose task is still `in_progress` will not finish.
+///
+/// The queue's redrive window (5 receives × a 360 s visibility timeout = 30 min) has passed, plus
+/// a margin; tests/api/template.rs checks it against template.yaml.
+pub const GIVE_UP_AFTER: TimeDelta = TimeDelta::minutes(35);
 
 /// What one run did.
 #[derive(Debug, Default, Serialize)]
 pub struct SweepReport {
     pub jobs_delivered: usize,
+    pub dead_letters_read: usize,
+    pub tasks_cancelled: usize,
 }
 
 /// Runs every duty once.
 ///
 /// # Errors
-/// [`Error::Database`] when the database is down; the next run tries again.
+/// [`Error::Database`] when the database is down, [`Error::Queue`] when the dead-letter queue
+/// cannot be read; the next run tries again.
 pub async fn run(state: &AppState) -> Result<SweepReport, Error> {
-    let jobs_delivered = outbox::deliver_due(state, BATCH).await?;
-    if jobs_delivered > 0 {
-        tracing::info!(jobs_delivered, "outbox jobs delivered");
+    let mut report = SweepReport {
+        jobs_delivered: outbox::deliver_due(state, BATCH).await?,
+        ..SweepReport::default()
+    };
+    if let Some(dead_letters) = &state.dead_letters {
+        let (read, cancelled) = cancel_dead_lettered(state, dead_letters).await?;
+        report.dead_letters_read = read;
+        report.tasks_cancelled += cancelled;
     }
-    Ok(SweepReport { jobs_delivered })
+    let stuck = tasks::db::cancel_stuck(
+        &state.db,
+        state.clock.now() - GIVE_UP_AFTER,
+        FAILED_REPEATEDLY,
+    )
+    .await?;
+    for task_id in &stuck {
+        tracing::warn!(%task_id, "task cancelled: still in progress long after its job was sent");
+    }
+    report.tasks_cancelled += stuck.len();
+    if report.jobs_delivered > 0 || report.tasks_cancelled > 0 {
+        tracing::info!(?report, "sweep done");
+    }
+    Ok(report)
+}
+
+/// Reads the dead-letter queue and cancels each task whose job is there.
+async fn cancel_dead_lettered(
+    state: &AppState,
+    dead_letters: &JobQueue,
+) -> Result<(usize, usize), Error> {
+    let (mut read, mut cancelled) = (0, 0);
+    while read < DEAD_LETTERS_PER_RUN {
+        let messages = dead_letters
+            .client()
+            .receive_message()
+            .queue_url(dead_letters.url())
+            .max_number_of_messages(10)
+            .visibility_timeout(i32::try_from(DEAD_LETTER_HIDDEN.as_secs()).unwrap_or(43_200))
+            .send()
+            .await
+            .map_err(Error::queue)?
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        read += messages.len();
+        for message in messages {
+            for task_id in tasks_named(state, message.body.as_deref().unwrap_or_default()) {
+                if tasks::db::cancel(&state.db, task_id, FAILED_REPEATEDLY).await? {
+                    tracing::warn!(%task_id, "task cancelled: its job is in the dead-letter queue");
+                    cancelled += 1;
+                }
+            }
+        }
+    }
+    Ok((read, cancelled))
+}
+
+/// The tasks a job message is about.
+fn tasks_named(state: &AppState, body: &str) -> Vec<Uuid> {
+    match JobMessage::parse(body) {
+        JobMessage::Job(job) => vec![job.task_id],
+        JobMessage::Created(objects) => objects
+            .iter()
+            .filter_map(|o| processor::task_of_upload(state, &o.key))
+            .collect(),
+        JobMessage::TestEvent | JobMessage::Malformed(_) => Vec::new(),
+    }
 }

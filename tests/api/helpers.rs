@@ -38,7 +38,15 @@ pub async fn isolated_config() -> Config {
         .queue_url
         .expect("a queue URL");
     config.storage_root.prefix = format!("{}/test-{id}", config.storage_root.prefix);
+    // The shared dead-letter queue is the local server's; a test that needs one makes its own.
+    config.dead_letter_queue_url = None;
     config
+}
+
+/// The bytes of `tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The whole local API over a per-test database, reading a clock the test can move.
@@ -166,6 +174,32 @@ impl TestApp {
                 .expect("refresh cookie")
                 .value,
         }
+    }
+
+    /// Creates a task for `user` with one uploaded file; returns the task as the API shows it.
+    pub async fn create_with_file(&self, user: &TestUser, file_name: &str, bytes: &[u8]) -> Value {
+        let response = self
+            .request(Method::POST, "/api/v1/tasks")
+            .cookie("access_token", &user.access)
+            .multipart(&[
+                Part::text("title", file_name),
+                Part::file(file_name, "application/octet-stream", bytes),
+            ])
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::ACCEPTED, "{}", response.text());
+        response.json()
+    }
+
+    /// The task as its owner sees it now.
+    pub async fn task(&self, user: &TestUser, id: &str) -> Value {
+        let response = self
+            .request(Method::GET, &format!("/api/v1/tasks/{id}"))
+            .cookie("access_token", &user.access)
+            .send()
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        response.json()
     }
 
     /// Logs in with the password flow and returns the bearer token.

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod localstack;
 mod migrations;
+mod processor;
 mod schema;
 mod tasks_create;
 mod tasks_get;

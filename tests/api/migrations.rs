@@ -138,6 +138,7 @@ async fn status_lists_every_migration_with_its_state(pool: PgPool) {
             (2, "task file path", false),
             (3, "auth sessions", false),
             (4, "task uploads outbox", false),
+            (5, "task results", false),
         ]
     );
 }

@@ -172,3 +172,98 @@ async fn each_function_serves_its_own_routes_and_no_others(pool: PgPool) {
         );
     }
 }
+
+/// The target of a `!GetAtt Resource.Attribute`.
+fn get_att(value: &yaml_serde::Value) -> Option<&str> {
+    match value {
+        yaml_serde::Value::Tagged(tagged) if tagged.tag == "GetAtt" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_file_processor_is_wired_to_the_jobs_queue_as_the_code_expects() {
+    let template = template();
+    let resources = &template["Resources"];
+    let function = &resources["FileProcessorFunction"];
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"],
+        "file-processor"
+    );
+    assert!(
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../functions/file-processor/Cargo.toml"
+        ))
+        .exists()
+    );
+    let timeout = function["Properties"]["Timeout"].as_u64().expect("Timeout");
+    assert_eq!(
+        timeout,
+        writers::processor::FUNCTION_TIMEOUT.as_secs(),
+        "the code's deadline"
+    );
+
+    let trigger = &function["Properties"]["Events"]["Jobs"];
+    assert_eq!(trigger["Type"], "SQS");
+    assert_eq!(
+        get_att(&trigger["Properties"]["Queue"]),
+        Some("JobsQueue.Arn")
+    );
+    assert_eq!(
+        trigger["Properties"]["BatchSize"].as_i64(),
+        Some(i64::from(writers::processor::poller::BATCH_SIZE)),
+        "the local poller's batch size"
+    );
+    assert_eq!(
+        trigger["Properties"]["FunctionResponseTypes"][0],
+        "ReportBatchItemFailures"
+    );
+    let concurrency = trigger["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        .as_u64()
+        .expect("a maximum concurrency");
+    assert!((2..=1000).contains(&concurrency));
+
+    let queue = &resources["JobsQueue"]["Properties"];
+    let visibility = queue["VisibilityTimeout"]
+        .as_u64()
+        .expect("VisibilityTimeout");
+    assert!(
+        visibility >= 6 * timeout,
+        "visibility {visibility} s < 6 x {timeout} s"
+    );
+    assert_eq!(
+        get_att(&queue["RedrivePolicy"]["deadLetterTargetArn"]),
+        Some("JobsDeadLetterQueue.Arn")
+    );
+    let receives = queue["RedrivePolicy"]["maxReceiveCount"]
+        .as_u64()
+        .expect("maxReceiveCount");
+    let window = i64::try_from(receives * visibility).expect("small");
+    assert!(
+        writers::sweeper::GIVE_UP_AFTER.num_seconds() > window,
+        "the sweeper must wait out the whole redrive window ({window} s)"
+    );
+}
+
+#[test]
+fn the_sample_sqs_event_is_one_the_processor_reads() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/sqs-file-job.json"
+    ))
+    .expect("events/sqs-file-job.json");
+    let event: writers::processor::SqsEvent = serde_json::from_str(&text).expect("an SQS event");
+    let kinds: Vec<_> = event
+        .records
+        .iter()
+        .map(|r| writers::files::message::JobMessage::parse(&r.body))
+        .collect();
+    assert!(matches!(
+        kinds[..],
+        [
+            writers::files::message::JobMessage::Job(_),
+            writers::files::message::JobMessage::TestEvent
+        ]
+    ));
+}

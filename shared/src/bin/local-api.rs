@@ -1,13 +1,14 @@
 //! The whole API and `GET /health` on 127.0.0.1:`PORT` (8000), for development and the browser.
 //!
-//! The same router the Lambda functions serve, and the sweeper every few seconds in-process (in
-//! AWS it runs on a schedule); `make run` starts it after Postgres and LocalStack.
+//! The same router the Lambda functions serve; the file processor, fed from the LocalStack jobs
+//! queue by a poller with the Lambda event source's semantics; and the sweeper every few seconds
+//! (in AWS it runs on a schedule). `make run` starts it after Postgres and LocalStack.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use writers::{AppState, Config, http, sweeper, telemetry};
+use writers::{AppState, Config, http, processor::poller, sweeper, telemetry};
 
 /// How often the in-process sweeper runs; AWS's schedule allows once a minute at best.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -27,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
     })?;
     tracing::info!(%addr, "Writers is listening: docs at http://{addr}/docs, health at http://{addr}/health");
     tokio::spawn(sweep_forever(state.clone()));
+    tokio::spawn(poller::run_in_process(state.clone()));
     // ConnectInfo: the peer address, for the per-address login and registration limits.
     let app = http::local_app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
@@ -48,7 +50,8 @@ async fn sweep_forever(state: AppState) {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM (`make stop`), so in-flight requests finish first.
+/// Resolves on Ctrl-C or SIGTERM (`make stop`), so in-flight requests finish first. A batch the
+/// poller is processing then stops with the process; SQS redelivers it after its visibility timeout.
 async fn shutdown() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

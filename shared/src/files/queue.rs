@@ -2,9 +2,9 @@
 
 use aws_sdk_sqs::{Client, types::QueueAttributeName};
 
-use crate::{Config, Error};
+use crate::Error;
 
-/// The jobs queue and the SQS client that reaches it.
+/// An SQS queue (the jobs queue, or its dead-letter queue) and the client that reaches it.
 #[derive(Clone, Debug)]
 pub struct JobQueue {
     client: Client,
@@ -12,11 +12,11 @@ pub struct JobQueue {
 }
 
 impl JobQueue {
-    /// Builds the client for the queue named by `QUEUE_URL`.
-    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+    /// Builds the client for the queue at `url`.
+    pub fn new(aws: &aws_config::SdkConfig, url: &str) -> Self {
         Self {
             client: Client::new(aws),
-            url: config.queue_url.clone(),
+            url: url.to_owned(),
         }
     }
 

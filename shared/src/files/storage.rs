@@ -74,11 +74,21 @@ impl Storage {
         Ok(())
     }
 
-    /// Reads the whole object at `key`.
+    /// Reads the whole object at `key` into memory (small objects only: results, tests).
     ///
     /// # Errors
     /// [`Error::NotFound`] for a missing key (no retry can fix it), [`Error::Storage`] otherwise.
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, Error> {
+        let object = self.open(key).await?;
+        let bytes = object.body.collect().await.map_err(Error::storage)?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Opens the object at `key` for streaming: its body arrives chunk by chunk, never whole.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a missing key, [`Error::Storage`] otherwise.
+    pub async fn open(&self, key: &str) -> Result<Object, Error> {
         let object = self
             .client
             .get_object()
@@ -86,12 +96,75 @@ impl Storage {
             .key(key)
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(service) if service.is_no_such_key() => Error::NotFound("object"),
-                _ => Error::storage(e),
-            })?;
-        let bytes = object.body.collect().await.map_err(Error::storage)?;
+            .map_err(not_found_or_storage)?;
+        Ok(Object {
+            etag: object.e_tag,
+            body: object.body,
+        })
+    }
+
+    /// Opens `len` bytes of the object at `key` from `start`, provided it is still the version
+    /// with `etag` (so two reads of one object never mix two uploads).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a missing key, [`Error::Storage`] otherwise (a changed object too).
+    pub async fn open_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: Option<&str>,
+    ) -> Result<ByteStream, Error> {
+        let end = start + len.max(1) - 1;
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.root.bucket)
+            .key(key)
+            .range(format!("bytes={start}-{end}"))
+            .set_if_match(etag.map(ToOwned::to_owned))
+            .send()
+            .await
+            .map_err(not_found_or_storage)?;
+        Ok(object.body)
+    }
+
+    /// Reads `len` bytes of the object at `key` from `start` into memory; see [`Storage::open_range`].
+    ///
+    /// # Errors
+    /// As [`Storage::open_range`].
+    pub async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: Option<&str>,
+    ) -> Result<Vec<u8>, Error> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let body = self.open_range(key, start, len, etag).await?;
+        let bytes = body.collect().await.map_err(Error::storage)?;
         Ok(bytes.to_vec())
+    }
+
+    /// Whether an object exists at `key`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when S3 cannot be reached.
+    pub async fn exists(&self, key: &str) -> Result<bool, Error> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.root.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) => Err(Error::storage(e)),
+        }
     }
 
     /// Deletes the object at `key`; deleting a missing key succeeds, as in S3.
@@ -107,5 +180,22 @@ impl Storage {
             .await
             .map_err(Error::storage)?;
         Ok(())
+    }
+}
+
+/// An object opened for reading: its version tag and its streaming body.
+#[derive(Debug)]
+pub struct Object {
+    pub etag: Option<String>,
+    pub body: ByteStream,
+}
+
+/// A missing key is [`Error::NotFound`]: no retry can bring it back.
+fn not_found_or_storage(
+    e: aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError>,
+) -> Error {
+    match e.as_service_error() {
+        Some(service) if service.is_no_such_key() => Error::NotFound("object"),
+        _ => Error::storage(e),
     }
 }

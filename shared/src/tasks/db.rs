@@ -1,10 +1,12 @@
 //! SQL for tasks; no rules, only queries.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::{
     Error,
+    files::analysis::TextStats,
     tasks::model::{ListQuery, NewTask, StoredObject, Task, TaskStatus, Upload},
 };
 
@@ -41,7 +43,9 @@ pub(crate) async fn select_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Op
         Task,
         r#"
         select id, user_id, title, description, status as "status: TaskStatus", file_path,
-               file_name, file_content_type, file_size, due_date, created_at, updated_at
+               file_name, file_content_type, file_size, due_date, created_at, updated_at,
+               completed_at, result_path, error, detected_content_type, sha256, line_count,
+               word_count, character_count, reading_minutes
         from tasks
         where id = $1
         "#,
@@ -62,7 +66,9 @@ pub(crate) async fn list(
         Task,
         r#"
         select id, user_id, title, description, status as "status: TaskStatus", file_path,
-               file_name, file_content_type, file_size, due_date, created_at, updated_at
+               file_name, file_content_type, file_size, due_date, created_at, updated_at,
+               completed_at, result_path, error, detected_content_type, sha256, line_count,
+               word_count, character_count, reading_minutes
         from tasks
         where user_id = $1 and ($2::task_status is null or status = $2)
         order by created_at desc, id desc
@@ -105,4 +111,85 @@ pub(crate) async fn mark_in_progress(db: impl PgExecutor<'_>, id: Uuid) -> Resul
     .execute(db)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// The processor's figures for a completed task.
+#[derive(Clone, Debug)]
+pub(crate) struct Completion<'a> {
+    pub result_path: &'a str,
+    pub content_type: &'a str,
+    pub sha256: &'a str,
+    pub text: Option<&'a TextStats>,
+}
+
+/// `pending`/`in_progress` → `completed`, with the result, in one statement. False when the task
+/// had already finished: status only moves forward, whoever gets there first.
+pub(crate) async fn complete(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    now: DateTime<Utc>,
+    done: &Completion<'_>,
+) -> Result<bool, Error> {
+    let count = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let result = sqlx::query!(
+        r#"
+        update tasks
+        set status = 'COMPLETED', completed_at = $2, result_path = $3, error = null,
+            detected_content_type = $4, sha256 = $5, line_count = $6, word_count = $7,
+            character_count = $8, reading_minutes = $9
+        where id = $1 and status in ('PENDING', 'IN_PROGRESS')
+        "#,
+        id,
+        now,
+        done.result_path,
+        done.content_type,
+        done.sha256,
+        count(done.text.map(|t| t.lines)),
+        count(done.text.map(|t| t.words)),
+        count(done.text.map(|t| t.characters)),
+        done.text.map(|t| t.reading_minutes),
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The longest `error` kept; the column's check allows 1,000 characters.
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// `pending`/`in_progress` → `cancelled` with `reason`. False when the task had already finished.
+pub(crate) async fn cancel(db: impl PgExecutor<'_>, id: Uuid, reason: &str) -> Result<bool, Error> {
+    let reason: String = reason.chars().take(MAX_ERROR_CHARS).collect();
+    let result = sqlx::query!(
+        r#"
+        update tasks set status = 'CANCELLED', error = $2
+        where id = $1 and status in ('PENDING', 'IN_PROGRESS')
+        "#,
+        id,
+        reason,
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Cancels every task still `in_progress` whose job was sent before `sent_before`; returns their ids.
+pub(crate) async fn cancel_stuck(
+    db: impl PgExecutor<'_>,
+    sent_before: DateTime<Utc>,
+    reason: &str,
+) -> Result<Vec<Uuid>, Error> {
+    let ids = sqlx::query_scalar!(
+        r#"
+        update tasks t set status = 'CANCELLED', error = $2
+        from outbox_jobs o
+        where o.task_id = t.id and o.sent_at < $1 and t.status = 'IN_PROGRESS'
+        returning t.id
+        "#,
+        sent_before,
+        reason,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(ids)
 }

@@ -47,6 +47,15 @@ pub struct Task {
     pub due_date: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub result_path: Option<String>,
+    pub error: Option<String>,
+    pub detected_content_type: Option<String>,
+    pub sha256: Option<String>,
+    pub line_count: Option<i64>,
+    pub word_count: Option<i64>,
+    pub character_count: Option<i64>,
+    pub reading_minutes: Option<f64>,
 }
 
 /// A validated new task, without its file.
@@ -268,7 +277,7 @@ pub struct Upload {
 }
 
 /// Where an upload is stored: `s3://bucket/key`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StoredObject {
     pub bucket: String,
     pub key: String,
@@ -362,6 +371,27 @@ pub struct TaskView {
     pub due_date: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When processing the file finished; null until then, and for a cancelled task.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The full processing result, as an `s3://bucket/<prefix>/results/<task_id>.json` URL.
+    #[schema(example = "s3://writers-uploads/writers/results/…json")]
+    pub result_path: Option<String>,
+    /// Why processing failed, when the task is `cancelled`.
+    #[schema(example = "the uploaded file is missing from storage")]
+    pub error: Option<String>,
+    /// The file's type as detected from its bytes (not as the client declared it).
+    #[schema(example = "application/vnd.openxmlformats-officedocument.wordprocessingml.document")]
+    pub detected_content_type: Option<String>,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: Option<String>,
+    /// Lines of text (text files and `.docx` manuscripts only).
+    pub line_count: Option<i64>,
+    /// Words of text (text files and `.docx` manuscripts only).
+    pub word_count: Option<i64>,
+    /// Characters of text, as Unicode scalar values (text files and `.docx` manuscripts only).
+    pub character_count: Option<i64>,
+    /// Estimated reading time at 238 words per minute, to a tenth of a minute.
+    pub reading_minutes: Option<f64>,
 }
 
 impl From<Task> for TaskView {
@@ -379,6 +409,15 @@ impl From<Task> for TaskView {
             due_date: t.due_date,
             created_at: t.created_at,
             updated_at: t.updated_at,
+            completed_at: t.completed_at,
+            result_path: t.result_path,
+            error: t.error,
+            detected_content_type: t.detected_content_type,
+            sha256: t.sha256,
+            line_count: t.line_count,
+            word_count: t.word_count,
+            character_count: t.character_count,
+            reading_minutes: t.reading_minutes,
         }
     }
 }

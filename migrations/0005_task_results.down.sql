@@ -1,0 +1,14 @@
+-- Reverts 0005.
+drop index outbox_jobs_sent_at_idx;
+alter table tasks
+    drop constraint tasks_cancelled_has_no_result,
+    drop constraint tasks_completed_has_result,
+    drop column reading_minutes,
+    drop column character_count,
+    drop column word_count,
+    drop column line_count,
+    drop column sha256,
+    drop column detected_content_type,
+    drop column error,
+    drop column completed_at,
+    drop column result_path;

@@ -1,0 +1,594 @@
+//! The file processor over real Postgres and LocalStack: the figures for known fixtures, the
+//! result in S3, and at-least-once delivery — redeliveries, duplicates, races, outages,
+//! malformed messages, zip bombs and dead letters — never losing or stranding a task.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::TimeDelta;
+use serde_json::{Value, json};
+use sqlx::{PgPool, postgres::PgPoolOptions};
+use tokio::time::Instant;
+use uuid::Uuid;
+use writers::{
+    AppState,
+    processor::{
+        self, BatchItemFailure, Outcome, SqsBatchResponse, SqsEvent, SqsMessage, handle_batch,
+        poller,
+    },
+    sweeper,
+    tasks::model::TaskStatus,
+};
+
+use crate::helpers::{TestApp, TestUser, fixture, isolated_config};
+
+fn message(id: &str, body: impl Into<String>) -> SqsMessage {
+    SqsMessage {
+        message_id: id.to_owned(),
+        body: body.into(),
+        ..SqsMessage::default()
+    }
+}
+
+fn batch(messages: impl IntoIterator<Item = SqsMessage>) -> SqsEvent {
+    SqsEvent {
+        records: messages.into_iter().collect(),
+    }
+}
+
+/// As much time as a real invocation gets.
+fn deadline() -> Instant {
+    Instant::now() + processor::FUNCTION_TIMEOUT
+}
+
+fn failures(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+/// Uploads `bytes` through the API and returns the task with the job the API queued for it.
+async fn uploaded(app: &TestApp, user: &TestUser, name: &str, bytes: &[u8]) -> (Value, String) {
+    let task = app.create_with_file(user, name, bytes).await;
+    let jobs = app.drain_jobs().await;
+    assert_eq!(jobs.len(), 1, "one job per upload");
+    (task, jobs[0].to_string())
+}
+
+/// Uploads `bytes`, processes its job, and returns the task as its owner then sees it.
+async fn processed(app: &TestApp, user: &TestUser, name: &str, bytes: &[u8]) -> Value {
+    let (task, job) = uploaded(app, user, name, bytes).await;
+    let response = handle_batch(&app.state, batch([message("m1", job)]), deadline()).await;
+    assert_eq!(failures(&response), Vec::<&str>::new());
+    app.task(user, task["id"].as_str().expect("an id")).await
+}
+
+fn figures(task: &Value) -> [&Value; 4] {
+    [
+        &task["line_count"],
+        &task["word_count"],
+        &task["character_count"],
+        &task["reading_minutes"],
+    ]
+}
+
+fn result_key(app: &TestApp, task: &Value) -> String {
+    format!(
+        "{}/results/{}.json",
+        app.state.storage.root().prefix,
+        task["id"].as_str().expect("an id")
+    )
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_text_file_is_counted_and_its_full_result_stored_in_s3(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let task = processed(&app, &ada, "chapter.txt", &fixture("chapter.txt")).await;
+
+    assert_eq!(task["status"], "completed");
+    assert_eq!(
+        figures(&task),
+        [&json!(5), &json!(28), &json!(165), &json!(0.1)]
+    );
+    assert_eq!(task["detected_content_type"], "text/plain");
+    assert_eq!(
+        task["sha256"],
+        "4c04c6a34f2f8eaa274553de24540cdd648d4a7572605e5b493c531503c89f06"
+    );
+    assert_eq!(task["completed_at"], json!(app.clock.now()));
+    assert!(task["error"].is_null());
+
+    let key = result_key(&app, &task);
+    let root = app.state.storage.root();
+    assert_eq!(task["result_path"], format!("s3://{}/{key}", root.bucket));
+    let stored = app.state.storage.get(&key).await.expect("the result");
+    let result: Value = serde_json::from_slice(&stored).expect("JSON");
+    assert_eq!(result["task_id"], task["id"]);
+    assert_eq!(result["size_bytes"], 165);
+    assert_eq!(result["content_type"], "text/plain");
+    assert_eq!(result["sha256"], task["sha256"]);
+    assert_eq!(
+        result["text"],
+        json!({"lines": 5, "words": 28, "characters": 165, "reading_minutes": 0.1, "valid_utf8": true})
+    );
+    assert_eq!(
+        format!(
+            "s3://{}/{}",
+            result["source"]["bucket"].as_str().expect("bucket"),
+            result["source"]["key"].as_str().expect("key")
+        ),
+        task["file_path"].as_str().expect("a file path")
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_markdown_file_counts_characters_not_bytes(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let task = processed(&app, &ada, "notes.md", &fixture("notes.md")).await;
+    assert_eq!(task["status"], "completed");
+    assert_eq!(
+        figures(&task),
+        [&json!(4), &json!(12), &json!(64), &json!(0.1)]
+    );
+    assert_eq!(task["file_size"], 67);
+    assert_eq!(task["detected_content_type"], "text/plain");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_docx_manuscript_is_counted_from_its_body_text(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    // Declared as plain text by the client: the type comes from the bytes.
+    let task = processed(&app, &ada, "manuscript.docx", &fixture("manuscript.docx")).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        figures(&task),
+        [&json!(6), &json!(25), &json!(123), &json!(0.1)]
+    );
+    assert_eq!(
+        task["detected_content_type"],
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    );
+    assert_eq!(
+        task["sha256"],
+        "761bfcbda78a3e41fa6c3903c4748b85edc436ac392174c1cc1ece7ca6395b18"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_binary_file_gets_its_size_hash_and_type_but_no_text_figures(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let task = processed(&app, &ada, "pixel.txt", &fixture("pixel.png")).await;
+    assert_eq!(task["status"], "completed");
+    assert_eq!(
+        task["detected_content_type"], "image/png",
+        "not the name's .txt"
+    );
+    assert_eq!(
+        task["sha256"],
+        "2e9b06dc65a4dec84a3eb3124553ec93ca27c78221e64ab2177d0f1412cfcb20"
+    );
+    assert_eq!(figures(&task), [&Value::Null; 4]);
+    let result = app
+        .state
+        .storage
+        .get(&result_key(&app, &task))
+        .await
+        .expect("the result");
+    let result: Value = serde_json::from_slice(&result).expect("JSON");
+    assert_eq!(result["size_bytes"], 69);
+    assert!(result["text"].is_null());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_zip_bomb_is_cancelled_with_a_message(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let task = processed(&app, &ada, "novel.docx", &fixture("bomb.docx")).await;
+    assert_eq!(task["status"], "cancelled");
+    let error = task["error"].as_str().expect("a reason");
+    assert!(error.contains("100:1"), "{error}");
+    assert!(task["result_path"].is_null() && task["completed_at"].is_null());
+    assert!(
+        !app.state
+            .storage
+            .exists(&result_key(&app, &task))
+            .await
+            .expect("S3")
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_missing_object_cancels_the_task_and_consumes_the_message(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let (task, job) = uploaded(&app, &ada, "gone.txt", b"soon gone").await;
+    let key = serde_json::from_str::<Value>(&job).expect("JSON")["key"]
+        .as_str()
+        .expect("a key")
+        .to_owned();
+    app.state.storage.delete(&key).await.expect("deleted");
+
+    let response = handle_batch(&app.state, batch([message("m1", job)]), deadline()).await;
+    assert_eq!(failures(&response), Vec::<&str>::new(), "nothing to retry");
+    let task = app.task(&ada, task["id"].as_str().expect("id")).await;
+    assert_eq!(task["status"], "cancelled");
+    assert_eq!(task["error"], "the uploaded file is missing from storage");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn redeliveries_and_duplicates_change_nothing(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let (task, job) = uploaded(&app, &ada, "once.txt", b"one result only").await;
+    let id = task["id"].as_str().expect("id");
+
+    // The same message twice in one batch (a duplicate), then again later (a redelivery).
+    let first = handle_batch(
+        &app.state,
+        batch([message("a", job.clone()), message("b", job.clone())]),
+        deadline(),
+    )
+    .await;
+    assert_eq!(failures(&first), Vec::<&str>::new());
+    let done = app.task(&ada, id).await;
+    assert_eq!(done["status"], "completed");
+
+    app.clock.advance(TimeDelta::minutes(5));
+    let again = handle_batch(&app.state, batch([message("c", job)]), deadline()).await;
+    assert_eq!(failures(&again), Vec::<&str>::new());
+    let after = app.task(&ada, id).await;
+    assert_eq!(after, done, "not even updated_at or completed_at moved");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_workers_racing_on_one_task_produce_one_result(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let (task, job) = uploaded(&app, &ada, "race.txt", &fixture("chapter.txt")).await;
+    let job: Value = serde_json::from_str(&job).expect("JSON");
+    let id: Uuid = task["id"].as_str().expect("id").parse().expect("uuid");
+    let (bucket, key) = (
+        job["bucket"].as_str().expect("bucket"),
+        job["key"].as_str().expect("key"),
+    );
+
+    let (one, two) = tokio::join!(
+        processor::process(&app.state, id, bucket, key),
+        processor::process(&app.state, id, bucket, key),
+    );
+    let mut outcomes = [one.expect("processed"), two.expect("processed")];
+    outcomes.sort_by_key(|o| o != &Outcome::Completed);
+    assert_eq!(outcomes, [Outcome::Completed, Outcome::AlreadyFinished]);
+
+    let results: Vec<String> = app
+        .stored_keys()
+        .await
+        .into_iter()
+        .filter(|k| k.contains("/results/"))
+        .collect();
+    assert_eq!(results, [result_key(&app, &task)]);
+    let done = app.task(&ada, &id.to_string()).await;
+    assert_eq!(done["word_count"], 28);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_unavailable_database_fails_the_message_until_it_is_back(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let (task, job) = uploaded(&app, &ada, "outage.txt", b"patience").await;
+
+    let nowhere = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/nowhere")
+        .expect("a lazy pool");
+    let down = AppState::with_pool((*app.state.config).clone(), nowhere).await;
+    let response = handle_batch(&down, batch([message("m1", job.clone())]), deadline()).await;
+    assert_eq!(failures(&response), ["m1"], "retried, not lost");
+    let task_id = task["id"].as_str().expect("id");
+    assert_eq!(app.task(&ada, task_id).await["status"], "in_progress");
+
+    let retried = handle_batch(&app.state, batch([message("m1", job)]), deadline()).await;
+    assert_eq!(failures(&retried), Vec::<&str>::new());
+    assert_eq!(app.task(&ada, task_id).await["status"], "completed");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn malformed_messages_and_the_s3_test_event_are_consumed(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let unknown_task = json!({"version": 1, "task_id": Uuid::new_v4(), "bucket": app.state.storage.root().bucket, "key": "x"});
+    let response = handle_batch(
+        &app.state,
+        batch([
+            message("not-json", "{{{"),
+            message("empty", ""),
+            message("future", r#"{"version": 9, "task_id": "x"}"#),
+            message(
+                "test-event",
+                r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"writers-local"}"#,
+            ),
+            message("unknown-task", unknown_task.to_string()),
+            message(
+                "foreign-key",
+                json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "elsewhere"}, "object": {"key": "not/an/upload"}}}]}).to_string(),
+            ),
+        ]),
+        deadline(),
+    )
+    .await;
+    assert_eq!(failures(&response), Vec::<&str>::new());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_mixed_batch_reports_exactly_the_failed_messages(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ada = app.signed_up_user().await;
+    let (good, good_job) = uploaded(&app, &ada, "good.txt", b"fine words").await;
+    let (held, held_job) = uploaded(&app, &ada, "held.txt", b"held words").await;
+    let (gone, gone_job) = uploaded(&app, &ada, "gone.txt", b"gone words").await;
+    let gone_key = serde_json::from_str::<Value>(&gone_job).expect("JSON")["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    app.state.storage.delete(&gone_key).await.expect("deleted");
+
+    // Another transaction holds the held task's row; the processor's waits give up after 1 s.
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("lock_timeout", "1s")]);
+    let impatient = AppState::with_pool(
+        (*app.state.config).clone(),
+        PgPoolOptions::new().connect_lazy_with(options),
+    )
+    .await;
+    let mut lock = pool.begin().await.expect("a transaction");
+    sqlx::query("select 1 from tasks where id = $1::uuid for update")
+        .bind(held["id"].as_str())
+        .execute(&mut *lock)
+        .await
+        .expect("locked");
+
+    let response = handle_batch(
+        &impatient,
+        batch([
+            message("good", good_job),
+            message("malformed", "nonsense"),
+            message("held", held_job.clone()),
+            message("gone", gone_job),
+        ]),
+        deadline(),
+    )
+    .await;
+    assert_eq!(failures(&response), ["held"]);
+    let (app, ada) = (&app, &ada);
+    let status = |task: &Value| {
+        let id = task["id"].as_str().expect("id").to_owned();
+        async move { app.task(ada, &id).await["status"].clone() }
+    };
+    assert_eq!(status(&good).await, "completed");
+    assert_eq!(status(&gone).await, "cancelled");
+    assert_eq!(status(&held).await, "in_progress");
+
+    lock.rollback().await.expect("released");
+    let retried = handle_batch(&impatient, batch([message("held", held_job)]), deadline()).await;
+    assert_eq!(failures(&retried), Vec::<&str>::new());
+    assert_eq!(status(&held).await, "completed");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_s3_object_created_record_is_processed_like_a_job(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let (task, job) = uploaded(&app, &ada, "My Draft (2).txt", b"direct upload").await;
+    let job: Value = serde_json::from_str(&job).expect("JSON");
+    // S3 sends keys form-encoded.
+    let encoded = job["key"]
+        .as_str()
+        .expect("key")
+        .replace('(', "%28")
+        .replace(')', "%29");
+    let record = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": job["bucket"]}, "object": {"key": encoded, "size": 13}}}]});
+
+    let response = handle_batch(
+        &app.state,
+        batch([message("s3", record.to_string())]),
+        deadline(),
+    )
+    .await;
+    assert_eq!(failures(&response), Vec::<&str>::new());
+    let done = app.task(&ada, task["id"].as_str().expect("id")).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["word_count"], 2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_local_poller_deletes_what_succeeded_and_leaves_what_failed(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let task = app
+        .create_with_file(&ada, "polled.txt", b"via the poller")
+        .await;
+
+    let state = &app.state;
+    let polled = poller::poll_once(&state.jobs, Duration::from_secs(2), |event| async move {
+        Ok(handle_batch(state, event, deadline()).await)
+    })
+    .await
+    .expect("SQS");
+    assert_eq!((polled.received, polled.deleted, polled.failed), (1, 1, 0));
+    let done = app.task(&ada, task["id"].as_str().expect("id")).await;
+    assert_eq!(done["status"], "completed");
+
+    // A handler that reports its message as failed: the message stays, hidden until it times out.
+    app.create_with_file(&ada, "again.txt", b"fails once").await;
+    let polled = poller::poll_once(&state.jobs, Duration::from_secs(2), |event| async move {
+        Ok(SqsBatchResponse {
+            batch_item_failures: event
+                .records
+                .iter()
+                .map(|r| BatchItemFailure {
+                    item_identifier: r.message_id.clone(),
+                })
+                .collect(),
+        })
+    })
+    .await
+    .expect("SQS");
+    assert_eq!((polled.received, polled.deleted, polled.failed), (1, 0, 1));
+    let attributes = state
+        .jobs
+        .client()
+        .get_queue_attributes()
+        .queue_url(state.jobs.url())
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .unwrap_or_default();
+    assert_eq!(
+        attributes
+            .get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .map(String::as_str),
+        Some("1"),
+        "in flight, to be redelivered"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_sweeper_cancels_a_task_whose_job_dead_lettered(pool: PgPool) {
+    // A jobs queue that dead-letters after one receive, as the real one does after five.
+    let mut config = isolated_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&writers::state::aws_sdk_config(&config).await);
+    let name = format!("dlq-{}", Uuid::new_v4().simple());
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("DLQ")
+        .queue_url
+        .expect("url");
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("an ARN");
+    sqs.set_queue_attributes()
+        .queue_url(&config.queue_url)
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"}).to_string(),
+        )
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .send()
+        .await
+        .expect("redrive");
+    config.dead_letter_queue_url = Some(dlq_url);
+    let app = TestApp::with_config(config, pool).await;
+    let ada = app.signed_up_user().await;
+    let task = app
+        .create_with_file(&ada, "doomed.txt", b"never processed")
+        .await;
+    let id = task["id"].as_str().expect("id");
+
+    // Received once and never deleted (a crashing worker); the next receive moves it to the DLQ.
+    let jobs = &app.state.jobs;
+    let first = poller::poll_once(jobs, Duration::from_secs(2), |_| async {
+        Err("the worker crashed".into())
+    })
+    .await
+    .expect("SQS");
+    assert_eq!(first.received, 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = poller::poll_once(jobs, Duration::from_secs(1), |event| async move {
+        panic!("dead-lettered, never delivered again: {event:?}")
+    })
+    .await
+    .expect("SQS");
+    assert_eq!(second.received, 0);
+
+    let report = sweeper::run(&app.state).await.expect("a sweep");
+    assert_eq!((report.dead_letters_read, report.tasks_cancelled), (1, 1));
+    let cancelled = app.task(&ada, id).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["error"], sweeper::FAILED_REPEATEDLY);
+    let again = sweeper::run(&app.state).await.expect("a sweep");
+    assert_eq!(again.tasks_cancelled, 0, "nothing twice");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_sweeper_cancels_a_task_in_progress_longer_than_the_redrive_window(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let stuck = app.create_with_file(&ada, "stuck.txt", b"lost job").await;
+    let id = stuck["id"].as_str().expect("id");
+    app.drain_jobs().await; // a job that never comes back
+    let finished = processed(&app, &ada, "done.txt", b"done").await;
+
+    // Read past the access token's lifetime, so through the library rather than the API.
+    let task = |id: &str| {
+        let id = id.parse().expect("uuid");
+        let (state, owner) = (&app.state, ada.id);
+        async move {
+            writers::tasks::get(state, owner, id)
+                .await
+                .expect("the task")
+        }
+    };
+    app.clock
+        .advance(sweeper::GIVE_UP_AFTER - TimeDelta::seconds(1));
+    assert_eq!(
+        sweeper::run(&app.state)
+            .await
+            .expect("sweep")
+            .tasks_cancelled,
+        0
+    );
+    assert_eq!(task(id).await.status, TaskStatus::InProgress);
+
+    app.clock.advance(TimeDelta::seconds(2));
+    assert_eq!(
+        sweeper::run(&app.state)
+            .await
+            .expect("sweep")
+            .tasks_cancelled,
+        1
+    );
+    let cancelled = task(id).await;
+    assert_eq!(cancelled.status, TaskStatus::Cancelled);
+    assert_eq!(cancelled.error.as_deref(), Some(sweeper::FAILED_REPEATEDLY));
+    let other = task(finished["id"].as_str().expect("id")).await;
+    assert_eq!(
+        other.status,
+        TaskStatus::Completed,
+        "finished tasks are never touched"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn with_the_time_nearly_up_messages_are_left_for_redelivery(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    let (task, job) = uploaded(&app, &ada, "late.txt", b"no time").await;
+    let almost_over = Instant::now() + processor::SAFETY_MARGIN - Duration::from_millis(100);
+    let response = handle_batch(
+        &app.state,
+        batch([message("a", job.clone()), message("b", "malformed")]),
+        almost_over,
+    )
+    .await;
+    assert_eq!(failures(&response), ["a", "b"], "none started, none lost");
+    let id = task["id"].as_str().expect("id");
+    assert_eq!(app.task(&ada, id).await["status"], "in_progress");
+}
