@@ -47,6 +47,27 @@ attributes = {
 }
 created_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
 sqs.set_queue_attributes(QueueUrl=created_url, Attributes=attributes)
+# As template.yaml: only direct uploads (<prefix>/incoming/) notify the jobs queue.
+prefix = storage_root[len("s3://"):].split("/", 1)[1].strip("/") if "/" in storage_root[len("s3://"):] else ""
+queue_arn = sqs.get_queue_attributes(QueueUrl=created_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+s3.put_bucket_notification_configuration(
+    Bucket=bucket,
+    NotificationConfiguration={
+        "QueueConfigurations": [
+            {
+                "QueueArn": queue_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": f"{prefix}/incoming/" if prefix else "incoming/"}]}},
+            }
+        ]
+    },
+)
+s3.put_bucket_cors(
+    Bucket=bucket,
+    CORSConfiguration={"CORSRules": [{"AllowedMethods": ["PUT", "GET"], "AllowedOrigins": ["*"],
+                                      "AllowedHeaders": ["content-type", "if-none-match"], "MaxAgeSeconds": 3600}]},
+)
+
 if dlq_url_wanted and dlq_url != dlq_url_wanted:
     sys.exit(f"DEAD_LETTER_QUEUE_URL is {dlq_url_wanted} but LocalStack named the queue {dlq_url}: set DEAD_LETTER_QUEUE_URL to that")
 if created_url != queue_url:

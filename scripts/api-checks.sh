@@ -39,6 +39,20 @@ shared_email=fuzz-shared@example.com logout_email=fuzz-logout@example.com shared
 register "$shared_email" fuzz_shared "$shared_password"
 register "$logout_email" fuzz_logout "$shared_password"
 
+# A processed task of the shared identity, for the file and result operations (tools/fuzz/hooks.py).
+token=$(curl -fs -d "username=$shared_email&password=${shared_password// /+}" "$base/auth/token" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+FUZZ_TASK_ID=$(printf 'It was a bright cold day in April.\n' > "$report_dir/chapter.txt" &&
+    curl -fs -H "authorization: Bearer $token" -F title=Chapter -F "file=@$report_dir/chapter.txt" \
+        "$base/api/v1/tasks" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+export FUZZ_TASK_ID
+for _ in $(seq 1 100); do
+    curl -fs -H "authorization: Bearer $token" "$base/api/v1/tasks/$FUZZ_TASK_ID/result" >/dev/null && break
+    sleep 0.2
+done
+curl -fs -o /dev/null -H "authorization: Bearer $token" "$base/api/v1/tasks/$FUZZ_TASK_ID/result" ||
+    { echo "fuzz: the local server's file processor did not complete a task; see .local/fuzz/server.log" >&2; exit 1; }
+
 if ! command -v chromium >/dev/null; then
     echo "docs test: installing Debian's chromium (first run only: a minute or two)" >&2
     apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2

@@ -30,6 +30,10 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Largest file accepted by the multipart upload endpoint.
     pub max_upload_bytes: usize,
+    /// Largest file a client may declare for a direct (presigned) upload to S3.
+    pub max_direct_upload_bytes: u64,
+    /// How long a presigned upload URL stays valid.
+    pub upload_url_ttl: Duration,
     /// Postgres pool size per process: one Lambda instance serves one request at a time.
     pub db_max_connections: u32,
     /// Failed logins from one source address within 15 minutes before it is refused.
@@ -82,6 +86,8 @@ impl Config {
                 .unwrap_or_default(),
             // API Gateway and Lambda cap a request at 6 MB, base64 included: 4 MiB of file fits.
             max_upload_bytes: env.parsed_or("MAX_UPLOAD_BYTES", 4 * 1024 * 1024)?,
+            max_direct_upload_bytes: env.parsed_or("MAX_DIRECT_UPLOAD_BYTES", 100 * 1024 * 1024)?,
+            upload_url_ttl: upload_url_ttl(&env)?,
             db_max_connections: env.parsed_or("DB_MAX_CONNECTIONS", 2)?,
             login_failures_per_ip: env.parsed_or("LOGIN_FAILURES_PER_IP", 100)?,
             registrations_per_ip_per_hour: env.parsed_or("REGISTRATIONS_PER_IP_PER_HOUR", 20)?,
@@ -94,6 +100,18 @@ impl Config {
                 || env.optional("AWS_ENDPOINT_URL_S3").is_some(),
         })
     }
+}
+
+/// `UPLOAD_URL_TTL_SECS`: 15 minutes by default; S3 accepts 1 s to 7 days.
+fn upload_url_ttl(env: &Env<'_>) -> Result<Duration, ConfigError> {
+    let secs: u64 = env.parsed_or("UPLOAD_URL_TTL_SECS", 15 * 60)?;
+    if !(1..=7 * 24 * 60 * 60).contains(&secs) {
+        return Err(ConfigError::invalid(
+            "UPLOAD_URL_TTL_SECS",
+            "must be between 1 and 604800 seconds (S3's limit for a presigned URL)",
+        ));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 /// Where the token-signing key comes from.
@@ -297,6 +315,8 @@ mod tests {
         assert_eq!(config.refresh_token_ttl, Duration::from_secs(604_800));
         assert!(config.cookie_secure);
         assert_eq!(config.max_upload_bytes, 4 * 1024 * 1024);
+        assert_eq!(config.max_direct_upload_bytes, 100 * 1024 * 1024);
+        assert_eq!(config.upload_url_ttl, Duration::from_secs(900));
         assert_eq!(config.port, 8000);
         assert_eq!(config.login_failures_per_ip, 100);
         assert_eq!(config.registrations_per_ip_per_hour, 20);
@@ -322,6 +342,18 @@ mod tests {
         let err = load(&vars).expect_err("malformed");
         assert_eq!(err.variable, "MAX_UPLOAD_BYTES");
         assert!(err.to_string().contains("malformed"), "{err}");
+    }
+
+    #[test]
+    fn an_upload_url_lifetime_beyond_s3s_limit_is_refused() {
+        let mut vars = complete();
+        vars.insert("UPLOAD_URL_TTL_SECS", "604801".to_owned());
+        assert_eq!(
+            load(&vars).expect_err("too long").variable,
+            "UPLOAD_URL_TTL_SECS"
+        );
+        vars.insert("UPLOAD_URL_TTL_SECS", "0".to_owned());
+        assert!(load(&vars).is_err());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum Error {
     Conflict(&'static str),
     #[error("request body is larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
+    #[error("the file is larger than {limit_bytes} bytes")]
+    FileTooLarge { limit_bytes: u64 },
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
     #[error("too many attempts; try again later")]

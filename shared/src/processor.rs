@@ -30,7 +30,7 @@ use crate::{
     tasks::{
         self,
         db::Completion,
-        model::{StoredObject, TaskStatus},
+        model::{ResultDocument, StoredObject, TaskStatus},
     },
 };
 
@@ -197,7 +197,16 @@ pub async fn handle_message(
         }
         JobMessage::Created(objects) => {
             let mut outcomes = Vec::with_capacity(objects.len());
+            let incoming = state.storage.root().key("incoming/");
             for object in objects {
+                if !object.key.starts_with(&incoming) {
+                    // The API queues its own uploads; an event for one would race its transaction.
+                    outcomes.push((
+                        None,
+                        Outcome::Skipped(format!("{} is not a direct upload", object.key)),
+                    ));
+                    continue;
+                }
                 match task_of_upload(state, &object.key) {
                     Some(task_id) => {
                         let outcome = process(state, task_id, &object.bucket, &object.key).await?;
@@ -205,7 +214,10 @@ pub async fn handle_message(
                     }
                     None => outcomes.push((
                         None,
-                        Outcome::Skipped(format!("{} is not a task's upload", object.key)),
+                        Outcome::Skipped(format!(
+                            "{} belongs to no task; the sweeper deletes it after the grace period",
+                            object.key
+                        )),
                     )),
                 }
             }
@@ -222,10 +234,12 @@ pub async fn handle_message(
     }
 }
 
-/// The task an upload key belongs to: `<prefix>/uploads/<user_id>/<task_id>/<name>`.
+/// The task an upload key names: `<prefix>/{uploads,incoming}/<user_id>/<task_id>/<name>`.
 pub fn task_of_upload(state: &AppState, key: &str) -> Option<Uuid> {
-    let uploads = state.storage.root().key("uploads/");
-    let rest = key.strip_prefix(&uploads)?;
+    let root = state.storage.root();
+    let rest = key
+        .strip_prefix(&root.key("uploads/"))
+        .or_else(|| key.strip_prefix(&root.key("incoming/")))?;
     let mut segments = rest.split('/');
     let (_user, task, _name) = (segments.next()?, segments.next()?, segments.next()?);
     if segments.next().is_some() {
@@ -285,7 +299,10 @@ pub async fn process(
             "the job's object is not this task's upload".to_owned(),
         ));
     }
-    let analysis = match analyse(state, key).await {
+    // A direct upload has just arrived: its task moves on from `pending`.
+    tasks::db::mark_in_progress(&state.db, task_id).await?;
+    let declared = task.file_size.and_then(|n| u64::try_from(n).ok());
+    let analysis = match analyse(state, key, declared).await {
         Ok(analysis) => analysis,
         Err(Problem::Transient(e)) => return Err(e),
         Err(Problem::Permanent(reason)) => {
@@ -297,13 +314,14 @@ pub async fn process(
         }
     };
     let result_key = result_key(state, task_id);
-    let result = serde_json::to_vec_pretty(&ProcessingResult {
+    let document = ResultDocument {
         version: 1,
         task_id,
-        source: &object,
-        analysis: &analysis,
-    })
-    .map_err(anyhow::Error::from)?;
+        source: object,
+        analysis,
+    };
+    let result = serde_json::to_vec_pretty(&document).map_err(anyhow::Error::from)?;
+    let analysis = &document.analysis;
     state
         .storage
         .put(&result_key, result, "application/json")
@@ -335,20 +353,17 @@ pub fn result_key(state: &AppState, task_id: Uuid) -> String {
     state.storage.root().key(&format!("results/{task_id}.json"))
 }
 
-/// The result document: everything computed, and nothing that differs between two runs over
-/// the same bytes, so racing workers write identical objects.
-#[derive(Serialize)]
-struct ProcessingResult<'a> {
-    version: u32,
-    task_id: Uuid,
-    source: &'a StoredObject,
-    #[serde(flatten)]
-    analysis: &'a Analysis,
-}
-
 /// Streams the object once through the [`Analyzer`]; a zip is then read as a `.docx` by ranges.
-async fn analyse(state: &AppState, key: &str) -> Result<Analysis, Problem> {
+/// An object whose size is not the declared one is refused before it is read.
+async fn analyse(state: &AppState, key: &str, declared: Option<u64>) -> Result<Analysis, Problem> {
     let mut object = state.storage.open(key).await?;
+    if let (Some(actual), Some(declared)) = (object.size, declared)
+        && actual != declared
+    {
+        return Err(Problem::Permanent(format!(
+            "the uploaded file is {actual} bytes, but {declared} were declared"
+        )));
+    }
     let mut analyzer = Analyzer::default();
     while let Some(chunk) = object.body.next().await {
         analyzer.update(&chunk.map_err(Error::storage)?);

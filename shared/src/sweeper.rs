@@ -1,8 +1,10 @@
 //! The sweeper: scheduled housekeeping that keeps anything from waiting forever.
 //!
 //! Each run delivers the outbox jobs the create handler could not send, cancels the tasks whose
-//! job has dead-lettered, and cancels the tasks that have been `in_progress` for longer than
-//! SQS could still be redelivering their job.
+//! job has dead-lettered, cancels the tasks that have been `in_progress` for longer than SQS
+//! could still be redelivering their job, settles direct uploads whose URL expired (processed if
+//! the object is there, cancelled if not), and deletes objects under `incoming/` that belong to
+//! no task.
 
 use std::time::Duration;
 
@@ -12,8 +14,13 @@ use uuid::Uuid;
 
 use crate::{
     AppState, Error,
-    files::{message::JobMessage, outbox, queue::JobQueue},
-    processor, tasks,
+    files::{
+        message::JobMessage,
+        outbox::{self, FileJob},
+        queue::JobQueue,
+    },
+    processor,
+    tasks::{self, model::StoredObject},
 };
 
 /// Jobs delivered per run; more wait for the next run a minute later.
@@ -29,11 +36,21 @@ pub const FAILED_REPEATEDLY: &str = "processing failed repeatedly";
 /// queue (14 days) to be inspected or redriven; cancelling its task again is a no-op.
 const DEAD_LETTER_HIDDEN: Duration = Duration::from_secs(12 * 60 * 60);
 
-/// A job sent this long ago whose task is still `in_progress` will not finish.
+/// A task `in_progress` this long will not finish.
 ///
 /// The queue's redrive window (5 receives × a 360 s visibility timeout = 30 min) has passed, plus
 /// a margin; tests/api/template.rs checks it against template.yaml.
 pub const GIVE_UP_AFTER: TimeDelta = TimeDelta::minutes(35);
+
+/// How long after its URL expires a direct upload is still awaited (a PUT that started in time
+/// may finish later), and how old an object under `incoming/` must be before it counts as orphaned.
+pub const UPLOAD_GRACE: TimeDelta = TimeDelta::minutes(10);
+
+/// What a cancelled task's `error` says when its direct upload never came.
+pub const UPLOAD_NOT_RECEIVED: &str = "upload not received";
+
+/// Expired uploads settled, and orphaned objects deleted, per run.
+const UPLOADS_PER_RUN: usize = 100;
 
 /// What one run did.
 #[derive(Debug, Default, Serialize)]
@@ -41,6 +58,9 @@ pub struct SweepReport {
     pub jobs_delivered: usize,
     pub dead_letters_read: usize,
     pub tasks_cancelled: usize,
+    /// Expired direct uploads whose object was there after all, queued for processing.
+    pub late_uploads_queued: usize,
+    pub orphans_deleted: usize,
 }
 
 /// Runs every duty once.
@@ -68,10 +88,75 @@ pub async fn run(state: &AppState) -> Result<SweepReport, Error> {
         tracing::warn!(%task_id, "task cancelled: still in progress long after its job was sent");
     }
     report.tasks_cancelled += stuck.len();
-    if report.jobs_delivered > 0 || report.tasks_cancelled > 0 {
+    let (queued, cancelled) = settle_expired_uploads(state).await?;
+    report.late_uploads_queued = queued;
+    report.tasks_cancelled += cancelled;
+    report.orphans_deleted = delete_orphans(state).await?;
+    if report.jobs_delivered > 0
+        || report.tasks_cancelled > 0
+        || report.late_uploads_queued > 0
+        || report.orphans_deleted > 0
+    {
         tracing::info!(?report, "sweep done");
     }
     Ok(report)
+}
+
+/// Direct uploads whose URL expired more than [`UPLOAD_GRACE`] ago: if the object is really
+/// absent the task is cancelled; if it is there (its notification was lost), it is queued.
+async fn settle_expired_uploads(state: &AppState) -> Result<(usize, usize), Error> {
+    let expired = tasks::db::expired_uploads(
+        &state.db,
+        state.clock.now() - UPLOAD_GRACE,
+        i64::try_from(UPLOADS_PER_RUN).unwrap_or(100),
+    )
+    .await?;
+    let (mut queued, mut cancelled) = (0, 0);
+    for (task_id, file_path) in expired {
+        let Some(object) = StoredObject::parse(&file_path) else {
+            continue;
+        };
+        if state.storage.exists(&object.key).await? {
+            let job = serde_json::to_string(&FileJob::new(task_id, &object))
+                .map_err(anyhow::Error::from)?;
+            state.jobs.send(&job).await?;
+            tracing::warn!(%task_id, "direct upload arrived without a notification; queued");
+            queued += 1;
+        } else if tasks::db::cancel(&state.db, task_id, UPLOAD_NOT_RECEIVED).await? {
+            tracing::info!(%task_id, "task cancelled: its upload never arrived");
+            cancelled += 1;
+        }
+    }
+    Ok((queued, cancelled))
+}
+
+/// Deletes objects under `incoming/` older than [`UPLOAD_GRACE`] that are no task's file.
+async fn delete_orphans(state: &AppState) -> Result<usize, Error> {
+    let root = state.storage.root();
+    let before = std::time::SystemTime::from(state.clock.now() - UPLOAD_GRACE);
+    let keys = state
+        .storage
+        .list_older_than(&root.key("incoming/"), before, UPLOADS_PER_RUN)
+        .await?;
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let url = |key: &str| {
+        StoredObject {
+            bucket: root.bucket.clone(),
+            key: key.to_owned(),
+        }
+        .url()
+    };
+    let paths: Vec<String> = keys.iter().map(|k| url(k)).collect();
+    let claimed = tasks::db::claimed_paths(&state.db, &paths).await?;
+    let mut deleted = 0;
+    for key in keys.iter().filter(|k| !claimed.contains(&url(k))) {
+        state.storage.delete(key).await?;
+        tracing::warn!(%key, "orphaned direct upload deleted");
+        deleted += 1;
+    }
+    Ok(deleted)
 }
 
 /// Reads the dead-letter queue and cancels each task whose job is there.

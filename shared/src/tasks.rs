@@ -12,7 +12,13 @@ use crate::{
     AppState, Error,
     files::outbox::{self, FileJob},
 };
-use model::{ListQuery, NewTask, StoredObject, Task, Upload, upload_key};
+use chrono::TimeDelta;
+use model::{
+    DeclaredFile, ListQuery, NewFile, NewTask, ResultDocument, StoredObject, Task, TaskStatus,
+    Upload, incoming_key, upload_key,
+};
+
+use crate::files::storage::PresignedRequest;
 
 /// Creates a task; with a file, stores it and queues its processing job.
 ///
@@ -53,10 +59,19 @@ pub async fn create(
         }
         None => None,
     };
-    let file = stored.as_ref().zip(upload.as_ref());
+    let file = stored
+        .as_ref()
+        .zip(upload.as_ref())
+        .map(|(object, upload)| NewFile {
+            object: object.clone(),
+            name: upload.file_name.clone(),
+            content_type: upload.content_type.clone(),
+            size: upload.bytes.len() as u64,
+            upload_expires_at: None,
+        });
     let saved = async {
         let mut tx = state.db.begin().await?;
-        db::insert(&mut *tx, task_id, owner, &new, file).await?;
+        db::insert(&mut *tx, task_id, owner, &new, file.as_ref()).await?;
         if let Some(object) = &stored {
             outbox::insert(&mut *tx, &FileJob::new(task_id, object), state.clock.now()).await?;
         }
@@ -82,6 +97,105 @@ pub async fn create(
     db::select_by_id(&state.db, task_id)
         .await?
         .ok_or(Error::NotFound("task"))
+}
+
+/// Creates a `pending` task whose file the client uploads straight to S3, and signs that upload.
+///
+/// Nothing is queued: S3's notification for `incoming/` starts the processing when the object
+/// arrives, and the sweeper cancels the task if it never does.
+///
+/// # Errors
+/// [`Error::Storage`] when the URL cannot be signed, [`Error::Database`] when the task cannot be
+/// stored (nothing is left behind either way: the URL is signed before the row is written).
+#[tracing::instrument(skip_all, fields(user_id = %owner, task_id = tracing::field::Empty))]
+pub async fn create_direct(
+    state: &AppState,
+    owner: Uuid,
+    new: NewTask,
+    declared: DeclaredFile,
+) -> Result<(Task, PresignedRequest, chrono::DateTime<chrono::Utc>), Error> {
+    let task_id = Uuid::new_v4();
+    tracing::Span::current().record("task_id", tracing::field::display(task_id));
+    let key = incoming_key(state.storage.root(), owner, task_id, &declared.name);
+    let ttl = state.config.upload_url_ttl;
+    let presigned = state
+        .storage
+        .presign_upload(&key, declared.size, &declared.content_type, ttl)
+        .await?;
+    let expires_at = state.clock.now() + TimeDelta::from_std(ttl).unwrap_or(TimeDelta::MAX);
+    let file = NewFile {
+        object: StoredObject {
+            bucket: state.storage.root().bucket.clone(),
+            key,
+        },
+        name: Some(declared.name),
+        content_type: declared.content_type,
+        size: declared.size,
+        upload_expires_at: Some(expires_at),
+    };
+    db::insert(&state.db, task_id, owner, &new, Some(&file)).await?;
+    tracing::info!(bytes = declared.size, key = %file.object.key, "direct upload signed");
+    let task = db::select_by_id(&state.db, task_id)
+        .await?
+        .ok_or(Error::NotFound("task"))?;
+    Ok((task, presigned, expires_at))
+}
+
+/// How long a download URL stays valid: long enough to start the download, short enough that a
+/// leaked link soon stops working.
+pub const DOWNLOAD_URL_TTL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// A presigned URL that downloads the task's original file as an attachment.
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown task or one without a file, [`Error::Forbidden`] for
+/// another user's, [`Error::Conflict`] while a direct upload has not arrived.
+pub async fn download(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<(PresignedRequest, chrono::DateTime<chrono::Utc>), Error> {
+    let task = get(state, owner, id).await?;
+    let object = task
+        .file_path
+        .as_deref()
+        .and_then(StoredObject::parse)
+        .ok_or(Error::NotFound("file"))?;
+    if !state.storage.exists(&object.key).await? {
+        return Err(if task.status == TaskStatus::Pending {
+            Error::Conflict("the file has not been uploaded yet")
+        } else {
+            Error::NotFound("file")
+        });
+    }
+    let name = task.file_name.as_deref().unwrap_or("upload");
+    let presigned = state
+        .storage
+        .presign_download(&object.key, name, DOWNLOAD_URL_TTL)
+        .await?;
+    let expires_at =
+        state.clock.now() + TimeDelta::from_std(DOWNLOAD_URL_TTL).unwrap_or(TimeDelta::MAX);
+    Ok((presigned, expires_at))
+}
+
+/// The processing result of a completed task.
+///
+/// # Errors
+/// [`Error::NotFound`]/[`Error::Forbidden`] as for the task, [`Error::Conflict`] when it is not
+/// completed.
+pub async fn result(state: &AppState, owner: Uuid, id: Uuid) -> Result<ResultDocument, Error> {
+    let task = get(state, owner, id).await?;
+    let object = match (task.status, task.result_path.as_deref()) {
+        (TaskStatus::Completed, Some(path)) => StoredObject::parse(path),
+        _ => None,
+    }
+    .ok_or(Error::Conflict(
+        "the task has no result: it is not completed",
+    ))?;
+    let bytes = state.storage.get(&object.key).await?;
+    let document = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::Error::new(e).context(format!("reading {}", object.url())))?;
+    Ok(document)
 }
 
 /// One page of the owner's tasks, newest first, and how many match in all.

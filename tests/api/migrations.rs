@@ -139,6 +139,7 @@ async fn status_lists_every_migration_with_its_state(pool: PgPool) {
             (3, "auth sessions", false),
             (4, "task uploads outbox", false),
             (5, "task results", false),
+            (6, "direct uploads", false),
         ]
     );
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use axum::http::Method;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 use sqlx::{PgPool, postgres::PgPoolOptions};
@@ -22,7 +23,7 @@ use writers::{
 
 use crate::helpers::{TestApp, TestUser, fixture, isolated_config};
 
-fn message(id: &str, body: impl Into<String>) -> SqsMessage {
+pub fn message(id: &str, body: impl Into<String>) -> SqsMessage {
     SqsMessage {
         message_id: id.to_owned(),
         body: body.into(),
@@ -30,14 +31,14 @@ fn message(id: &str, body: impl Into<String>) -> SqsMessage {
     }
 }
 
-fn batch(messages: impl IntoIterator<Item = SqsMessage>) -> SqsEvent {
+pub fn batch(messages: impl IntoIterator<Item = SqsMessage>) -> SqsEvent {
     SqsEvent {
         records: messages.into_iter().collect(),
     }
 }
 
 /// As much time as a real invocation gets.
-fn deadline() -> Instant {
+pub fn deadline() -> Instant {
     Instant::now() + processor::FUNCTION_TIMEOUT
 }
 
@@ -381,27 +382,60 @@ async fn a_mixed_batch_reports_exactly_the_failed_messages(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn an_s3_object_created_record_is_processed_like_a_job(pool: PgPool) {
+async fn an_s3_record_for_a_direct_upload_is_processed_and_one_for_an_api_upload_is_not(
+    pool: PgPool,
+) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
-    let (task, job) = uploaded(&app, &ada, "My Draft (2).txt", b"direct upload").await;
-    let job: Value = serde_json::from_str(&job).expect("JSON");
-    // S3 sends keys form-encoded.
-    let encoded = job["key"]
+    let root = app.state.storage.root().clone();
+    let record = |key: &str| {
+        // S3 sends keys form-encoded.
+        let encoded = key
+            .replace(' ', "+")
+            .replace('(', "%28")
+            .replace(')', "%29");
+        json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": root.bucket}, "object": {"key": encoded, "size": 13}}}]})
+            .to_string()
+    };
+
+    // An upload through the API: its own job processes it, never its S3 event.
+    let (api_task, job) = uploaded(&app, &ada, "My Draft (2).txt", b"direct upload").await;
+    let api_key = serde_json::from_str::<Value>(&job).expect("JSON")["key"]
         .as_str()
         .expect("key")
-        .replace('(', "%28")
-        .replace(')', "%29");
-    let record = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": job["bucket"]}, "object": {"key": encoded, "size": 13}}}]});
-
+        .to_owned();
     let response = handle_batch(
         &app.state,
-        batch([message("s3", record.to_string())]),
+        batch([message("api", record(&api_key))]),
         deadline(),
     )
     .await;
     assert_eq!(failures(&response), Vec::<&str>::new());
-    let done = app.task(&ada, task["id"].as_str().expect("id")).await;
+    let untouched = app.task(&ada, api_task["id"].as_str().expect("id")).await;
+    assert_eq!(untouched["status"], "in_progress");
+
+    // A direct upload: its S3 event is what starts it.
+    let created = app
+        .request(Method::POST, "/api/v1/tasks/uploads")
+        .cookie("access_token", &ada.access)
+        .json(&json!({"title": "t", "file": {"name": "My Draft (2).txt", "size": 13, "content_type": "text/plain"}}))
+        .send()
+        .await
+        .json();
+    let key = created["file_path"]
+        .as_str()
+        .and_then(|p| p.strip_prefix(&format!("s3://{}/", root.bucket)))
+        .expect("a key")
+        .to_owned();
+    assert!(key.ends_with("/My_Draft_(2).txt"), "{key}");
+    app.state
+        .storage
+        .put(&key, b"direct upload".to_vec(), "text/plain")
+        .await
+        .expect("put");
+    let response = handle_batch(&app.state, batch([message("s3", record(&key))]), deadline()).await;
+    assert_eq!(failures(&response), Vec::<&str>::new());
+    let done = app.task(&ada, created["id"].as_str().expect("id")).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["word_count"], 2);
 }

@@ -267,3 +267,31 @@ fn the_sample_sqs_event_is_one_the_processor_reads() {
         ]
     ));
 }
+
+#[test]
+fn only_direct_uploads_notify_the_jobs_queue_which_lets_s3_send() {
+    let template = template();
+    let resources = &template["Resources"];
+    let bucket = &resources["UploadsBucket"];
+    let notifications = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+        .as_sequence()
+        .expect("queue notifications");
+    assert_eq!(notifications.len(), 1);
+    let notification = &notifications[0];
+    assert_eq!(notification["Event"], "s3:ObjectCreated:*");
+    assert_eq!(get_att(&notification["Queue"]), Some("JobsQueue.Arn"));
+    let rule = &notification["Filter"]["S3Key"]["Rules"][0];
+    assert_eq!(rule["Name"], "prefix");
+    // `!Sub "${StoragePrefix}/incoming/"`: the keys `tasks::model::incoming_key` builds.
+    let prefix = match &rule["Value"] {
+        yaml_serde::Value::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str(),
+        _ => None,
+    };
+    assert_eq!(prefix, Some("${StoragePrefix}/incoming/"));
+    assert_eq!(bucket["DependsOn"], "JobsQueuePolicy");
+
+    let policy = &resources["JobsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(policy["Action"], "sqs:SendMessage");
+    assert_eq!(get_att(&policy["Resource"]), Some("JobsQueue.Arn"));
+}

@@ -5,7 +5,8 @@
 //! characters and reading time. `files::process` feeds it from S3.
 
 use aws_lc_rs::digest::{Context, SHA256};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Reading speed for the estimate, in words per minute.
 pub const WORDS_PER_MINUTE: f64 = 238.0;
@@ -73,7 +74,7 @@ impl Analyzer {
 }
 
 /// The figures for one file.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Analysis {
     pub size_bytes: u64,
     /// Lowercase hex.
@@ -85,7 +86,7 @@ pub struct Analysis {
 }
 
 /// Counts for UTF-8 text.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TextStats {
     pub lines: u64,
     pub words: u64,

@@ -1,6 +1,13 @@
 //! S3 under the `STORAGE_ROOT` prefix: one method per call, no business rules.
 
-use aws_sdk_s3::{Client, primitives::ByteStream};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::{
+    Client, config::RequestChecksumCalculation, presigning::PresigningConfig,
+    primitives::ByteStream,
+};
+
+pub use aws_sdk_s3::presigning::PresignedRequest;
 
 use crate::{Config, Error, config::StorageRoot};
 
@@ -8,6 +15,8 @@ use crate::{Config, Error, config::StorageRoot};
 #[derive(Clone, Debug)]
 pub struct Storage {
     client: Client,
+    /// Signs URLs for clients: no checksum is added that a browser or curl could not match.
+    presigner: Client,
     root: StorageRoot,
 }
 
@@ -17,15 +26,104 @@ impl Storage {
         let s3 = aws_sdk_s3::config::Builder::from(aws)
             .force_path_style(config.aws_endpoint_overridden)
             .build();
-        Self {
-            client: Client::from_conf(s3),
-            root: config.storage_root.clone(),
-        }
+        Self::from_client(Client::from_conf(s3), config.storage_root.clone())
     }
 
     /// Wraps a client configured elsewhere (tools, and tests that point it at a dead endpoint).
     pub fn from_client(client: Client, root: StorageRoot) -> Self {
-        Self { client, root }
+        let presigner = client
+            .config()
+            .to_builder()
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .build();
+        Self {
+            client,
+            presigner: Client::from_conf(presigner),
+            root,
+        }
+    }
+
+    /// A URL that lets its holder PUT exactly `size` bytes of `content_type` at `key`, once: the
+    /// signature covers the length and type, and `If-None-Match: *` refuses an overwrite.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the request cannot be signed (no credentials).
+    pub async fn presign_upload(
+        &self,
+        key: &str,
+        size: u64,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, Error> {
+        self.presigner
+            .put_object()
+            .bucket(&self.root.bucket)
+            .key(key)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .content_type(content_type)
+            .if_none_match("*")
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(Error::storage)
+    }
+
+    /// A URL that downloads the object at `key` as an attachment named `file_name`: browsers save
+    /// it, never render it.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the request cannot be signed.
+    pub async fn presign_download(
+        &self,
+        key: &str,
+        file_name: &str,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, Error> {
+        self.presigner
+            .get_object()
+            .bucket(&self.root.bucket)
+            .key(key)
+            .response_content_disposition(attachment(file_name))
+            .response_content_type("application/octet-stream")
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(Error::storage)
+    }
+
+    /// Keys under `prefix` (a full key prefix) last modified before `before`, at most `limit`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when S3 cannot be reached.
+    pub async fn list_older_than(
+        &self,
+        prefix: &str,
+        before: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<String>, Error> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.root.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(Error::storage)?;
+            for object in page.contents.unwrap_or_default() {
+                let old = object
+                    .last_modified
+                    .and_then(|t| SystemTime::try_from(t).ok())
+                    .is_some_and(|t| t < before);
+                if old && let Some(key) = object.key {
+                    keys.push(key);
+                }
+            }
+            if keys.len() >= limit {
+                keys.truncate(limit);
+                break;
+            }
+        }
+        Ok(keys)
     }
 
     /// The bucket and prefix every key is built under.
@@ -99,6 +197,7 @@ impl Storage {
             .map_err(not_found_or_storage)?;
         Ok(Object {
             etag: object.e_tag,
+            size: object.content_length.and_then(|n| u64::try_from(n).ok()),
             body: object.body,
         })
     }
@@ -187,7 +286,38 @@ impl Storage {
 #[derive(Debug)]
 pub struct Object {
     pub etag: Option<String>,
+    /// The object's length in bytes, as S3 reports it.
+    pub size: Option<u64>,
     pub body: ByteStream,
+}
+
+fn presigning(expires_in: Duration) -> Result<PresigningConfig, Error> {
+    PresigningConfig::expires_in(expires_in).map_err(Error::storage)
+}
+
+/// `attachment` with the name twice: plain ASCII for old clients, RFC 5987 UTF-8 for the rest.
+pub fn attachment(file_name: &str) -> String {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | ';' | '%') || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = file_name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// A missing key is [`Error::NotFound`]: no retry can bring it back.

@@ -107,8 +107,11 @@ pub fn routes() -> Vec<Route> {
         Route::documented(Auth, documented!(users::http::log_out)),
         Route::documented(Auth, documented!(users::http::me)),
         Route::documented(CreateTask, documented!(tasks::http::create)).accepting_uploads(),
+        Route::documented(CreateTask, documented!(tasks::http::create_upload)),
         Route::documented(ListTasks, documented!(tasks::http::list)),
         Route::documented(GetTask, documented!(tasks::http::get)),
+        Route::documented(GetTask, documented!(tasks::http::download)),
+        Route::documented(GetTask, documented!(tasks::http::result)),
         Route::documented(ApiDocs, documented!(docs::openapi_json)),
         // Swagger UI's HTML and assets: pages for people, not operations of the API.
         Route::hidden(ApiDocs, Method::GET, "/docs", docs::index),

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     Error,
     files::analysis::TextStats,
-    tasks::model::{ListQuery, NewTask, StoredObject, Task, TaskStatus, Upload},
+    tasks::model::{ListQuery, NewFile, NewTask, Task, TaskStatus},
 };
 
 pub(crate) async fn insert(
@@ -15,23 +15,24 @@ pub(crate) async fn insert(
     id: Uuid,
     owner: Uuid,
     new: &NewTask,
-    file: Option<(&StoredObject, &Upload)>,
+    file: Option<&NewFile>,
 ) -> Result<(), Error> {
     sqlx::query!(
         r#"
-        insert into tasks (id, user_id, title, description, due_date,
-                           file_path, file_name, file_content_type, file_size)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        insert into tasks (id, user_id, title, description, due_date, file_path, file_name,
+                           file_content_type, file_size, upload_expires_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         "#,
         id,
         owner,
         new.title,
         new.description,
         new.due_date,
-        file.map(|(object, _)| object.url()),
-        file.and_then(|(_, upload)| upload.file_name.clone()),
-        file.map(|(_, upload)| upload.content_type.clone()),
-        file.map(|(_, upload)| i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX)),
+        file.map(|f| f.object.url()),
+        file.and_then(|f| f.name.clone()),
+        file.map(|f| f.content_type.clone()),
+        file.map(|f| i64::try_from(f.size).unwrap_or(i64::MAX)),
+        file.and_then(|f| f.upload_expires_at),
     )
     .execute(db)
     .await?;
@@ -173,23 +174,59 @@ pub(crate) async fn cancel(db: impl PgExecutor<'_>, id: Uuid, reason: &str) -> R
     Ok(result.rows_affected() == 1)
 }
 
-/// Cancels every task still `in_progress` whose job was sent before `sent_before`; returns their ids.
+/// Cancels every task `in_progress` since before `since`, returning their ids. Only the move to
+/// `in_progress` updates such a task, so `updated_at` is when it started.
 pub(crate) async fn cancel_stuck(
     db: impl PgExecutor<'_>,
-    sent_before: DateTime<Utc>,
+    since: DateTime<Utc>,
     reason: &str,
 ) -> Result<Vec<Uuid>, Error> {
     let ids = sqlx::query_scalar!(
         r#"
-        update tasks t set status = 'CANCELLED', error = $2
-        from outbox_jobs o
-        where o.task_id = t.id and o.sent_at < $1 and t.status = 'IN_PROGRESS'
-        returning t.id
+        update tasks set status = 'CANCELLED', error = $2
+        where status = 'IN_PROGRESS' and updated_at < $1
+        returning id
         "#,
-        sent_before,
+        since,
         reason,
     )
     .fetch_all(db)
     .await?;
     Ok(ids)
+}
+
+/// Direct uploads still `pending` after `expired_before`: their URL has expired, and the grace
+/// period after it too. Oldest first, at most `limit`.
+pub(crate) async fn expired_uploads(
+    db: impl PgExecutor<'_>,
+    expired_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Uuid, String)>, Error> {
+    let rows = sqlx::query!(
+        r#"
+        select id, file_path as "file_path!" from tasks
+        where status = 'PENDING' and upload_expires_at < $1 and file_path is not null
+        order by upload_expires_at
+        limit $2
+        "#,
+        expired_before,
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.file_path)).collect())
+}
+
+/// Which of `paths` (`s3://` URLs) some task's file is.
+pub(crate) async fn claimed_paths(
+    db: impl PgExecutor<'_>,
+    paths: &[String],
+) -> Result<Vec<String>, Error> {
+    let claimed = sqlx::query_scalar!(
+        r#"select file_path as "file_path!" from tasks where file_path = any($1)"#,
+        paths,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(claimed)
 }

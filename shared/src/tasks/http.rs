@@ -16,7 +16,9 @@ use crate::{
     tasks::{
         self,
         model::{
-            CreateTaskJson, CreateTaskMultipart, ListParams, NewTask, TaskPage, TaskView, Upload,
+            CreateDirectUploadJson, CreateTaskJson, CreateTaskMultipart, DirectUploadView,
+            DownloadView, ListParams, NewTask, ResultDocument, TaskPage, TaskView, Upload,
+            UploadInstructions,
         },
     },
 };
@@ -101,6 +103,109 @@ pub async fn get(
     let task_id = parse_task_id(&task_id)?;
     let task = tasks::get(&state, current.user.id, task_id).await?;
     Ok(Json(task.into()))
+}
+
+/// Creates a task whose file the client then uploads straight to S3, for files too large to
+/// pass through the API (up to `MAX_DIRECT_UPLOAD_BYTES`, 100 MiB by default).
+///
+/// Send the file with `upload.method` to `upload.url`, with exactly `upload.headers` and the
+/// declared number of bytes, before `upload.expires_at`. Its arrival starts the processing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/uploads",
+    operation_id = "create_upload",
+    tag = "tasks",
+    request_body(content = CreateDirectUploadJson, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The task, pending until the file arrives, and how to upload it", body = DirectUploadView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
+        (status = 413, description = "The declared size is larger than `MAX_DIRECT_UPLOAD_BYTES`", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn create_upload(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiJson(body): ApiJson<CreateDirectUploadJson>,
+) -> Result<(StatusCode, Json<DirectUploadView>), Error> {
+    let (new, declared) = body.parse(state.config.max_direct_upload_bytes)?;
+    let (task, presigned, expires_at) =
+        tasks::create_direct(&state, current.user.id, new, declared).await?;
+    let upload = UploadInstructions {
+        method: presigned.method().to_owned(),
+        url: presigned.uri().to_owned(),
+        headers: presigned
+            .headers()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect(),
+        expires_at,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(DirectUploadView {
+            task: task.into(),
+            upload,
+        }),
+    ))
+}
+
+/// A short-lived URL that downloads the task's original file (as an attachment, never rendered).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}/file",
+    operation_id = "download_task_file",
+    tag = "tasks",
+    params(("task_id" = Uuid, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "A presigned download URL, valid for 5 minutes", body = DownloadView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user", body = ErrorBody),
+        (status = 404, description = "No such task, or the task has no file", body = ErrorBody),
+        (status = 409, description = "The direct upload has not arrived yet", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn download(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+) -> Result<Json<DownloadView>, Error> {
+    let task_id = parse_task_id(&task_id)?;
+    let (presigned, expires_at) = tasks::download(&state, current.user.id, task_id).await?;
+    Ok(Json(DownloadView {
+        url: presigned.uri().to_owned(),
+        expires_at,
+    }))
+}
+
+/// The full processing result of a completed task.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}/result",
+    operation_id = "get_task_result",
+    tag = "tasks",
+    params(("task_id" = Uuid, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The result the file processor stored", body = ResultDocument),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "The task is not completed", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn result(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+) -> Result<Json<ResultDocument>, Error> {
+    let task_id = parse_task_id(&task_id)?;
+    Ok(Json(tasks::result(&state, current.user.id, task_id).await?))
 }
 
 fn parse_task_id(raw: &str) -> Result<Uuid, Error> {

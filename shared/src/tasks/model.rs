@@ -277,7 +277,7 @@ pub struct Upload {
 }
 
 /// Where an upload is stored: `s3://bucket/key`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StoredObject {
     pub bucket: String,
     pub key: String,
@@ -288,6 +288,59 @@ impl StoredObject {
     pub fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
+
+    /// Reads an `s3://bucket/key` URL back.
+    pub fn parse(url: &str) -> Option<Self> {
+        let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
+        (!bucket.is_empty() && !key.is_empty()).then(|| Self {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+}
+
+/// What a new task's file row records: where it is, and what the client said about it.
+#[derive(Clone, Debug)]
+pub struct NewFile {
+    pub object: StoredObject,
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: u64,
+    /// For a direct upload: when its presigned URL expires.
+    pub upload_expires_at: Option<DateTime<Utc>>,
+}
+
+/// The file a client declares before uploading it straight to S3.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclaredFile {
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+/// The key of a direct upload: `<prefix>/incoming/<user_id>/<task_id>/<safe name>`, a prefix of its
+/// own so that only these objects trigger processing through S3's notification.
+pub fn incoming_key(root: &StorageRoot, user: Uuid, task: Uuid, file_name: &str) -> String {
+    root.key(&format!(
+        "incoming/{user}/{task}/{}",
+        safe_name(Some(file_name))
+    ))
+}
+
+/// A media type as `type/subtype` (RFC 6838's restricted names), without parameters.
+pub const CONTENT_TYPE_PATTERN: &str =
+    r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$";
+
+fn is_media_type(raw: &str) -> bool {
+    let name = |part: &str| {
+        (1..=127).contains(&part.len())
+            && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    raw.split_once('/')
+        .is_some_and(|(kind, subtype)| name(kind) && name(subtype))
 }
 
 /// The longest file name kept in a key, in characters.
@@ -465,6 +518,178 @@ pub struct CreateTaskMultipart {
     pub file: Option<Vec<u8>>,
 }
 
+/// `POST /api/v1/tasks/uploads`: the JSON task's fields, and the file the client then PUTs
+/// straight to S3.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateDirectUploadJson {
+    #[serde(flatten)]
+    pub task: CreateTaskJson,
+    #[schema(value_type = DeclaredFileJson, required = true)]
+    pub file: Option<DeclaredFileJson>,
+}
+
+/// The file about to be uploaded, as the client declares it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredFileJson {
+    /// The file's name: kept as `file_name`, and sanitised into the key.
+    #[schema(value_type = String, required = true, example = "novel.docx", min_length = 1, max_length = 255, pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$")]
+    pub name: Option<String>,
+    /// The exact size in bytes: S3 refuses a body of any other length. At most
+    /// `MAX_DIRECT_UPLOAD_BYTES` (100 MiB by default; more is a `413`).
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 104857600, example = 5242880)]
+    pub size: Option<serde_json::Number>,
+    /// The media type the upload must be sent with.
+    #[schema(value_type = String, required = true, example = "application/vnd.openxmlformats-officedocument.wordprocessingml.document", pattern = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")]
+    pub content_type: Option<String>,
+}
+
+impl CreateDirectUploadJson {
+    /// The longest file name accepted, in characters.
+    pub const MAX_NAME_CHARS: usize = 255;
+
+    /// Validates every field, reporting each bad one; then the size against `max_bytes`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for bad fields, [`Error::FileTooLarge`] above `max_bytes`.
+    pub fn parse(&self, max_bytes: u64) -> Result<(NewTask, DeclaredFile), crate::Error> {
+        let mut errors = ValidationErrors::default();
+        let task = NewTask::parse(
+            self.task.title.as_deref(),
+            self.task.description.as_deref(),
+            self.task.due_date.as_deref(),
+        )
+        .map_err(|e| errors.merge(e))
+        .ok();
+        let missing = |errors: &mut ValidationErrors, field: &str| {
+            errors.merge(ValidationErrors::at(
+                &["body", "file", field],
+                "field required",
+                "missing",
+            ));
+        };
+        let Some(file) = &self.file else {
+            errors.merge(ValidationErrors::at(
+                &["body", "file"],
+                "field required",
+                "missing",
+            ));
+            return Err(errors.into());
+        };
+        let mut bad = |field: &str, msg: &str| {
+            errors.merge(ValidationErrors::at(
+                &["body", "file", field],
+                msg,
+                "value_error",
+            ));
+        };
+        let name = match file.name.as_deref() {
+            Some(n) if n.is_empty() || n.chars().count() > Self::MAX_NAME_CHARS => {
+                bad("name", "must be 1 to 255 characters");
+                None
+            }
+            Some(n) if n.chars().any(char::is_control) => {
+                bad("name", "must not contain control characters");
+                None
+            }
+            Some(n) => Some(n.to_owned()),
+            None => None,
+        };
+        // JSON Schema's integers include `5.0`; anything else with a fraction is not a size.
+        let size = file.size.as_ref().map(|n| {
+            n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (1.0..9.0e15).contains(f))
+                    .map(|f| f as u64)
+            })
+        });
+        let size = match size {
+            Some(Some(n)) if n >= 1 => Some(n),
+            Some(_) => {
+                bad("size", "must be a whole number of bytes, at least 1");
+                None
+            }
+            None => None,
+        };
+        let content_type = match file.content_type.as_deref() {
+            Some(t) if is_media_type(t) => Some(t.to_owned()),
+            Some(_) => {
+                bad("content_type", "must be a media type such as text/plain");
+                None
+            }
+            None => None,
+        };
+        for (field, present) in [
+            ("name", file.name.is_some()),
+            ("size", file.size.is_some()),
+            ("content_type", file.content_type.is_some()),
+        ] {
+            if !present {
+                missing(&mut errors, field);
+            }
+        }
+        match (task, name, size, content_type) {
+            (Some(task), Some(name), Some(size), Some(content_type)) if errors.is_empty() => {
+                if size > max_bytes {
+                    return Err(crate::Error::FileTooLarge {
+                        limit_bytes: max_bytes,
+                    });
+                }
+                Ok((
+                    task,
+                    DeclaredFile {
+                        name,
+                        size,
+                        content_type,
+                    },
+                ))
+            }
+            _ => Err(errors.into()),
+        }
+    }
+}
+
+/// A task created for a direct upload, and how to upload its file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectUploadView {
+    #[serde(flatten)]
+    pub task: TaskView,
+    pub upload: UploadInstructions,
+}
+
+/// The request that uploads the file: send exactly these headers and the declared number of bytes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadInstructions {
+    #[schema(example = "PUT")]
+    pub method: String,
+    /// A presigned S3 URL.
+    pub url: String,
+    /// Headers the signature covers (`content-type`, `content-length`, `if-none-match`).
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A short-lived URL that downloads the task's original file as an attachment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownloadView {
+    /// A presigned S3 URL; the response carries `Content-Disposition: attachment`.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The full processing result stored at `<prefix>/results/<task_id>.json`: the same bytes for
+/// the same file, so racing workers write identical objects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ResultDocument {
+    #[schema(example = 1)]
+    pub version: u32,
+    pub task_id: Uuid,
+    /// The object that was processed.
+    pub source: StoredObject,
+    #[serde(flatten)]
+    pub analysis: crate::files::analysis::Analysis,
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -590,6 +815,59 @@ mod tests {
         let name = safe_name(Some(&format!("{}.docx", "a".repeat(300))));
         assert_eq!(name.chars().count(), MAX_NAME_CHARS);
         assert!(name.ends_with(".docx"));
+    }
+
+    fn declared(file: serde_json::Value) -> Result<(NewTask, DeclaredFile), crate::Error> {
+        let body: CreateDirectUploadJson =
+            serde_json::from_value(serde_json::json!({"title": "Novel", "file": file}))
+                .expect("the shape");
+        body.parse(100)
+    }
+
+    #[test]
+    fn a_declared_file_needs_a_name_a_positive_size_and_a_media_type() {
+        let (_, file) = declared(
+            serde_json::json!({"name": "a.txt", "size": 100, "content_type": "text/plain"}),
+        )
+        .expect("valid");
+        assert_eq!(file.size, 100);
+        let (_, whole) = declared(
+            serde_json::json!({"name": "a.txt", "size": 100.0, "content_type": "text/plain"}),
+        )
+        .expect("100.0 is an integer to JSON Schema");
+        assert_eq!(whole.size, 100);
+        for bad in [
+            serde_json::json!({"name": "a.txt", "size": 0, "content_type": "text/plain"}),
+            serde_json::json!({"name": "a.txt", "size": -5, "content_type": "text/plain"}),
+            serde_json::json!({"name": "", "size": 1, "content_type": "text/plain"}),
+            serde_json::json!({"name": "a\nb", "size": 1, "content_type": "text/plain"}),
+            serde_json::json!({"name": "a.txt", "size": 1, "content_type": "text"}),
+            serde_json::json!({"name": "a.txt", "size": 1, "content_type": "text/plain\r\nx: y"}),
+            serde_json::json!({"size": 1, "content_type": "text/plain"}),
+            serde_json::json!({"name": "a.txt", "size": 1.5, "content_type": "text/plain"}),
+        ] {
+            assert!(
+                matches!(declared(bad.clone()), Err(crate::Error::Invalid(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            declared(
+                serde_json::json!({"name": "a.txt", "size": 101, "content_type": "text/plain"})
+            ),
+            Err(crate::Error::FileTooLarge { limit_bytes: 100 })
+        ));
+    }
+
+    #[test]
+    fn an_s3_url_reads_back() {
+        let object = StoredObject {
+            bucket: "b".into(),
+            key: "p/incoming/x y".into(),
+        };
+        assert_eq!(StoredObject::parse(&object.url()), Some(object));
+        assert_eq!(StoredObject::parse("https://b/k"), None);
+        assert_eq!(StoredObject::parse("s3://b"), None);
     }
 
     proptest! {
