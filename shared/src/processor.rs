@@ -12,6 +12,7 @@
 //! and finally parks in the dead-letter queue, where the sweeper finds it.
 
 pub mod poller;
+pub mod runtime_api;
 
 use std::{collections::HashMap, time::Duration};
 

@@ -3,8 +3,8 @@
 //! Each run delivers the outbox jobs the create handler could not send, cancels the tasks whose
 //! job has dead-lettered, cancels the tasks that have been `in_progress` for longer than SQS
 //! could still be redelivering their job, settles direct uploads whose URL expired (processed if
-//! the object is there, cancelled if not), and deletes objects under `incoming/` that belong to
-//! no task.
+//! the object is there, cancelled if not), deletes objects under `incoming/` that belong to
+//! no task, and purges what no rule reads any more: expired sessions and delivered outbox jobs.
 
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use crate::{
     },
     processor,
     tasks::{self, model::StoredObject},
+    users,
 };
 
 /// Jobs delivered per run; more wait for the next run a minute later.
@@ -52,6 +53,9 @@ pub const UPLOAD_NOT_RECEIVED: &str = "upload not received";
 /// Expired uploads settled, and orphaned objects deleted, per run.
 const UPLOADS_PER_RUN: usize = 100;
 
+/// How long expired sessions and delivered outbox jobs are kept: a day to look into an incident.
+pub const RETENTION: TimeDelta = TimeDelta::days(1);
+
 /// What one run did.
 #[derive(Debug, Default, Serialize)]
 pub struct SweepReport {
@@ -61,6 +65,8 @@ pub struct SweepReport {
     /// Expired direct uploads whose object was there after all, queued for processing.
     pub late_uploads_queued: usize,
     pub orphans_deleted: usize,
+    pub sessions_purged: u64,
+    pub outbox_jobs_purged: u64,
 }
 
 /// Runs every duty once.
@@ -92,6 +98,9 @@ pub async fn run(state: &AppState) -> Result<SweepReport, Error> {
     report.late_uploads_queued = queued;
     report.tasks_cancelled += cancelled;
     report.orphans_deleted = delete_orphans(state).await?;
+    let old = state.clock.now() - RETENTION;
+    report.sessions_purged = users::db::delete_sessions_expired_before(&state.db, old).await?;
+    report.outbox_jobs_purged = outbox::delete_sent_before(&state.db, old).await?;
     if report.jobs_delivered > 0
         || report.tasks_cancelled > 0
         || report.late_uploads_queued > 0

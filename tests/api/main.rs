@@ -12,6 +12,7 @@ mod localstack;
 mod migrations;
 mod processor;
 mod schema;
+mod sweeper;
 mod tasks_create;
 mod tasks_get;
 mod tasks_list;

@@ -148,6 +148,20 @@ pub async fn deliver_due(state: &AppState, batch: i64) -> Result<usize, Error> {
     Ok(sent)
 }
 
+/// Deletes jobs SQS accepted before `before`; their tasks have moved on.
+///
+/// # Errors
+/// [`Error::Database`] when the database is down.
+pub async fn delete_sent_before(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let result = sqlx::query!("delete from outbox_jobs where sent_at < $1", before)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -261,3 +261,15 @@ pub(crate) async fn delete_attempts_before(
         .await?;
     Ok(result.rows_affected())
 }
+
+/// Deletes sessions (and, by cascade, their refresh tokens) that expired before `before`: no
+/// token of theirs can be used any more.
+pub(crate) async fn delete_sessions_expired_before(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let result = sqlx::query!("delete from sessions where expires_at < $1", before)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected())
+}
