@@ -295,3 +295,23 @@ fn only_direct_uploads_notify_the_jobs_queue_which_lets_s3_send() {
     assert_eq!(policy["Action"], "sqs:SendMessage");
     assert_eq!(get_att(&policy["Resource"]), Some("JobsQueue.Arn"));
 }
+
+#[test]
+fn the_bucket_refuses_plain_http_and_aborts_abandoned_multipart_uploads() {
+    let template = template();
+    let resources = &template["Resources"];
+    let statement =
+        &resources["UploadsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Effect"], "Deny");
+    assert_eq!(statement["Action"], "s3:*");
+    assert_eq!(
+        statement["Condition"]["Bool"]["aws:SecureTransport"],
+        yaml_serde::Value::Bool(false)
+    );
+    let rule = &resources["UploadsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Status"], "Enabled");
+    assert_eq!(
+        rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64(),
+        Some(1)
+    );
+}
