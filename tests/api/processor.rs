@@ -626,3 +626,17 @@ async fn with_the_time_nearly_up_messages_are_left_for_redelivery(pool: PgPool) 
     let id = task["id"].as_str().expect("id");
     assert_eq!(app.task(&ada, id).await["status"], "in_progress");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_idle_long_poll_outlasts_the_clients_usual_timeouts(pool: PgPool) {
+    // The clients give up on a silent response after 10 s; an idle long poll is silent that long.
+    let app = TestApp::new(pool).await;
+    let started = std::time::Instant::now();
+    let polled = poller::poll_once(&app.state.jobs, Duration::from_secs(11), |_| async {
+        Err("nothing should arrive".into())
+    })
+    .await
+    .expect("an empty answer, not a timeout");
+    assert_eq!(polled, poller::Polled::default());
+    assert!(started.elapsed() >= Duration::from_secs(10), "it did wait");
+}

@@ -3,6 +3,7 @@
 - Pattern mutations that Schemathesis leaves valid are completed (see the function's doc).
 - Refresh runs with a fresh user's refresh token per case; the shared identity that every other
   operation uses signs in again after a fuzzed logout ends its session (schemathesis.toml).
+- Fuzzed logins never name the shared identity with a wrong password (`spare_the_shared_identity`).
 - A task's file and result are asked for, in half the positive cases, of a task that has them
   (FUZZ_TASK_ID, made by the harness); see `point_at_a_processed_task`.
 - Every answer is counted per operation; at exit the counts are written to FUZZ_REPORT, and the
@@ -125,8 +126,31 @@ def point_at_a_processed_task(case):
             case.path_parameters = {**(case.path_parameters or {}), "task_id": PROCESSED_TASK}
 
 
+SHARED_EMAIL = os.environ.get("FUZZ_EMAIL", "").lower()
+SHARED_PASSWORD = os.environ.get("FUZZ_PASSWORD", "")
+
+
+def spare_the_shared_identity(case):
+    """A fuzzed login that names the shared identity with a wrong password names a stranger instead.
+
+    Schemathesis reuses values it saw in responses, such as the shared identity's email from
+    `GET /auth/me`, as inputs. Ten wrong passwords then lock that email out for 15 minutes, by design,
+    and Schemathesis' own sign-in, repeated every 300 s, gets 429 and stops the run. The lockout has
+    its own tests (tests/api/auth_login.rs); here the fuzzer must not lock out the identity it runs as.
+    """
+    if case.operation.method.upper() != "POST" or case.operation.path not in ("/auth/login", "/auth/token"):
+        return
+    if not isinstance(case.body, dict) or case.body.get("password") == SHARED_PASSWORD:
+        return
+    for field in ("email", "username"):
+        value = case.body.get(field)
+        if SHARED_EMAIL and isinstance(value, str) and value.lower() == SHARED_EMAIL:
+            case.body[field] = "fuzz-stranger@example.com"
+
+
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
+    spare_the_shared_identity(case)
     complete_naive_pattern_mutations(case)
     ensure_negative_multipart_is_invalid(case)
     point_at_a_processed_task(case)

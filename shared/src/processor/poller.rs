@@ -9,6 +9,7 @@
 
 use std::{future::Future, time::Duration};
 
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use tokio::time::Instant;
 
@@ -47,13 +48,22 @@ where
     F: FnOnce(SqsEvent) -> Fut,
     Fut: Future<Output = Result<SqsBatchResponse, BoxError>>,
 {
+    let wait = wait.min(LONG_POLL);
+    // A long poll answers only when it has to: the clients' usual 10 s read and 15 s operation
+    // timeouts would cut every idle poll short, so this call gets the wait plus a margin.
+    let patient = TimeoutConfig::builder()
+        .read_timeout(wait + Duration::from_secs(5))
+        .operation_timeout(wait + Duration::from_secs(10))
+        .build();
     let received = queue
         .client()
         .receive_message()
         .queue_url(queue.url())
         .max_number_of_messages(BATCH_SIZE)
-        .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(20).min(20))
+        .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(20))
         .message_system_attribute_names(MessageSystemAttributeName::All)
+        .customize()
+        .config_override(aws_sdk_sqs::config::Builder::default().timeout_config(patient))
         .send()
         .await
         .map_err(Error::queue)?
