@@ -294,6 +294,19 @@ fn only_direct_uploads_notify_the_jobs_queue_which_lets_s3_send() {
     assert_eq!(policy["Principal"]["Service"], "s3.amazonaws.com");
     assert_eq!(policy["Action"], "sqs:SendMessage");
     assert_eq!(get_att(&policy["Resource"]), Some("JobsQueue.Arn"));
+    // Only this bucket may send: the policy's source ARN is built from the bucket's own name.
+    let sub = |value: &yaml_serde::Value| match value {
+        yaml_serde::Value::Tagged(tagged) if tagged.tag == "Sub" => {
+            tagged.value[0].as_str().map(ToOwned::to_owned)
+        }
+        _ => None,
+    };
+    let bucket_name = sub(&bucket["Properties"]["BucketName"]).expect("a deterministic name");
+    let source_arn = sub(&policy["Condition"]["ArnEquals"]["aws:SourceArn"]).expect("a source ARN");
+    assert_eq!(
+        source_arn,
+        format!("arn:${{AWS::Partition}}:s3:::{bucket_name}")
+    );
 }
 
 #[test]
