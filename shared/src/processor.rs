@@ -27,6 +27,7 @@ use crate::{
         analysis::{Analysis, Analyzer},
         docx::{self, BodyText, Rejected},
         message::JobMessage,
+        storage,
     },
     tasks::{
         self,
@@ -260,7 +261,7 @@ enum Problem {
 impl From<Error> for Problem {
     fn from(e: Error) -> Self {
         match e {
-            Error::NotFound("object") => {
+            Error::NotFound(storage::OBJECT) => {
                 Self::Permanent("the uploaded file is missing from storage".to_owned())
             }
             other => Self::Transient(other),
@@ -301,7 +302,9 @@ pub async fn process(
         ));
     }
     // A direct upload has just arrived: its task moves on from `pending`.
-    tasks::db::mark_in_progress(&state.db, task_id).await?;
+    if task.status == TaskStatus::Pending {
+        tasks::db::mark_in_progress(&state.db, task_id).await?;
+    }
     let declared = task.file_size.and_then(|n| u64::try_from(n).ok());
     let analysis = match analyse(state, key, declared).await {
         Ok(analysis) => analysis,

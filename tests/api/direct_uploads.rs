@@ -304,10 +304,7 @@ async fn an_object_of_another_size_than_declared_is_cancelled(pool: PgPool) {
     let created = request_upload(&app, &ada, &upload_of("a.txt", 100, "text/plain"))
         .await
         .json();
-    let path = created["file_path"].as_str().expect("a path");
-    let key = path
-        .strip_prefix(&format!("s3://{}/", app.state.storage.root().bucket))
-        .expect("in the bucket");
+    let key = &app.key_of(&created);
     // Written around the URL (only possible with the bucket's own credentials).
     app.state
         .storage
@@ -389,11 +386,7 @@ async fn an_upload_that_never_arrives_is_cancelled_and_a_late_one_processed(pool
         .await
         .json();
     // The late one arrives, but its notification is lost (this test's bucket sends none).
-    let late_key = late["file_path"]
-        .as_str()
-        .and_then(|p| p.strip_prefix(&format!("s3://{}/", app.state.storage.root().bucket)))
-        .expect("a key")
-        .to_owned();
+    let late_key = app.key_of(&late);
     app.state
         .storage
         .put(&late_key, b"words".to_vec(), "text/plain")
@@ -446,11 +439,7 @@ async fn an_incoming_object_of_no_task_is_deleted_after_the_grace_period(pool: P
         .await
         .json();
     let root = app.state.storage.root().clone();
-    let mine = created["file_path"]
-        .as_str()
-        .and_then(|p| p.strip_prefix(&format!("s3://{}/", root.bucket)))
-        .expect("a key")
-        .to_owned();
+    let mine = app.key_of(&created);
     let stray = root.key(&format!("incoming/{}/{}/stray.txt", ada.id, Uuid::new_v4()));
     for key in [&mine, &stray] {
         app.state

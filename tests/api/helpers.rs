@@ -191,6 +191,16 @@ impl TestApp {
         response.json()
     }
 
+    /// The S3 key of a task's file (its `file_path`), which must be in this test's bucket.
+    pub fn key_of(&self, task: &Value) -> String {
+        let object = task["file_path"]
+            .as_str()
+            .and_then(writers::tasks::model::StoredObject::parse)
+            .expect("an s3:// file path");
+        assert_eq!(object.bucket, self.state.storage.root().bucket);
+        object.key
+    }
+
     /// The task as its owner sees it now.
     pub async fn task(&self, user: &TestUser, id: &str) -> Value {
         let response = self

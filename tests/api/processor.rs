@@ -422,11 +422,7 @@ async fn an_s3_record_for_a_direct_upload_is_processed_and_one_for_an_api_upload
         .send()
         .await
         .json();
-    let key = created["file_path"]
-        .as_str()
-        .and_then(|p| p.strip_prefix(&format!("s3://{}/", root.bucket)))
-        .expect("a key")
-        .to_owned();
+    let key = app.key_of(&created);
     assert!(key.ends_with("/My_Draft_(2).txt"), "{key}");
     app.state
         .storage

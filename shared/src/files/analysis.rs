@@ -97,15 +97,6 @@ pub struct TextStats {
     pub valid_utf8: bool,
 }
 
-impl TextStats {
-    /// Stats for a whole text held in memory (a `.docx` body, already bounded by its caps).
-    pub fn of(text: &str) -> Self {
-        let mut counter = TextCounter::default();
-        counter.update(text.as_bytes());
-        counter.finish()
-    }
-}
-
 /// Streaming UTF-8 text statistics. A character split across two chunks is carried over.
 #[derive(Debug, Default)]
 pub struct TextCounter {
@@ -225,6 +216,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    impl TextStats {
+        fn of(text: &str) -> Self {
+            let mut counter = TextCounter::default();
+            counter.update(text.as_bytes());
+            counter.finish()
+        }
+    }
 
     fn analyse(bytes: &[u8]) -> Analysis {
         let mut analyzer = Analyzer::default();

@@ -485,9 +485,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Builds zip archives in memory, for tests only (here and in the integration tests' fixtures).
+/// Builds zip archives in memory for the tests below (the integration fixtures come from
+/// `tests/fixtures/make_fixtures.py`).
 #[cfg(test)]
-pub(crate) mod testing {
+mod testing {
     use std::io::Write;
 
     use flate2::{Compression, Crc, write::DeflateEncoder};

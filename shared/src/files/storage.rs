@@ -320,12 +320,15 @@ pub fn attachment(file_name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// What [`Error::NotFound`] names for a missing key.
+pub const OBJECT: &str = "object";
+
 /// A missing key is [`Error::NotFound`]: no retry can bring it back.
 fn not_found_or_storage(
     e: aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::get_object::GetObjectError>,
 ) -> Error {
     match e.as_service_error() {
-        Some(service) if service.is_no_such_key() => Error::NotFound("object"),
+        Some(service) if service.is_no_such_key() => Error::NotFound(OBJECT),
         _ => Error::storage(e),
     }
 }
