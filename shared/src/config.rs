@@ -7,12 +7,13 @@
 use std::{fmt, str::FromStr, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::PgSslMode;
 
 /// Everything the functions and the local server need to know about their surroundings.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Postgres connection string.
-    pub database_url: SecretString,
+    /// Where the Postgres connection comes from, and how it is made.
+    pub database: Database,
     /// The seed's `STORAGE_ROOT`, mapped to an S3 bucket and key prefix.
     pub storage_root: StorageRoot,
     /// The SQS queue that carries file-processing jobs.
@@ -65,7 +66,7 @@ impl Config {
         let env = Env(&lookup);
         let jwt_secret = jwt_secret(&env)?;
         Ok(Self {
-            database_url: database_url(&env)?,
+            database: database(&env)?,
             storage_root: env.parsed("STORAGE_ROOT")?,
             queue_url: env.required("QUEUE_URL")?,
             dead_letter_queue_url: env.optional("DEAD_LETTER_QUEUE_URL"),
@@ -92,10 +93,7 @@ impl Config {
             login_failures_per_ip: env.parsed_or("LOGIN_FAILURES_PER_IP", 100)?,
             registrations_per_ip_per_hour: env.parsed_or("REGISTRATIONS_PER_IP_PER_HOUR", 20)?,
             port: env.parsed_or("PORT", 8000)?,
-            aws_region: env
-                .optional("AWS_REGION")
-                .or_else(|| env.optional("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|| "us-east-1".to_owned()),
+            aws_region: region(&env),
             aws_endpoint_overridden: env.optional("AWS_ENDPOINT_URL").is_some()
                 || env.optional("AWS_ENDPOINT_URL_S3").is_some(),
         })
@@ -157,23 +155,113 @@ fn jwt_secret(env: &Env<'_>) -> Result<JwtSecret, ConfigError> {
     }
 }
 
-/// Reads only `DATABASE_URL`: what the `migrate` function needs, and nothing else.
+/// The database settings and the AWS region: what the `migrate` function needs, and nothing else.
 ///
 /// # Errors
-/// A [`ConfigError`] when `DATABASE_URL` is missing or is not a Postgres URL.
-pub fn database_url_from_env() -> Result<SecretString, ConfigError> {
-    database_url(&Env(&|name: &str| std::env::var(name).ok()))
+/// A [`ConfigError`] naming the database variable that is missing or malformed.
+pub fn database_from_env() -> Result<(Database, String), ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let env = Env(&lookup);
+    Ok((database(&env)?, region(&env)))
 }
 
-fn database_url(env: &Env<'_>) -> Result<SecretString, ConfigError> {
-    let url = env.required("DATABASE_URL")?;
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+/// How the functions reach Postgres.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pub source: DatabaseSource,
+    /// `DB_SSLMODE` (libpq's names); unset keeps the URL's `sslmode`, else libpq's `prefer`.
+    pub ssl_mode: Option<PgSslMode>,
+    /// `DB_SSL_ROOT_CERT`: the CA bundle `verify-ca` and `verify-full` check the server against.
+    pub ssl_root_cert: Option<String>,
+    /// `DB_STATEMENT_CACHE_CAPACITY`: prepared statements kept per connection (sqlx's 100).
+    /// `0` behind RDS Proxy, where a named prepared statement pins the proxied connection.
+    pub statement_cache_capacity: usize,
+}
+
+/// Where the credentials come from.
+#[derive(Clone, Debug)]
+pub enum DatabaseSource {
+    /// `DATABASE_URL`: a `postgres://` URL (local development, the tests).
+    Url(SecretString),
+    /// `DATABASE_SECRET_ARN`: a Secrets Manager secret, read on first use and re-read every few
+    /// minutes (so a rotated password is picked up). Either an RDS-managed secret (JSON with
+    /// `username` and `password`; `host`, `port` and `dbname` from the secret or from `DB_HOST`,
+    /// `DB_PORT` and `DB_NAME`, which win) or a secret whose whole string is a `postgres://` URL.
+    Secret {
+        arn: String,
+        host: Option<String>,
+        port: Option<u16>,
+        name: Option<String>,
+    },
+}
+
+fn database(env: &Env<'_>) -> Result<Database, ConfigError> {
+    let source = match (
+        env.optional("DATABASE_URL"),
+        env.optional("DATABASE_SECRET_ARN"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::invalid(
+                "DATABASE_SECRET_ARN",
+                "is set together with DATABASE_URL; set only one",
+            ));
+        }
+        (Some(url), None) => {
+            if !is_postgres_url(&url) {
+                return Err(ConfigError::invalid(
+                    "DATABASE_URL",
+                    "must be a postgres:// or postgresql:// URL",
+                ));
+            }
+            DatabaseSource::Url(url.into())
+        }
+        (None, Some(arn)) => DatabaseSource::Secret {
+            arn,
+            host: env.optional("DB_HOST"),
+            port: env
+                .optional("DB_PORT")
+                .map(|_| env.parsed("DB_PORT"))
+                .transpose()?,
+            name: env.optional("DB_NAME"),
+        },
+        (None, None) => {
+            return Err(ConfigError::invalid(
+                "DATABASE_URL",
+                "is not set (nor DATABASE_SECRET_ARN; see the table in README.md)",
+            ));
+        }
+    };
+    let ssl_mode = env
+        .optional("DB_SSLMODE")
+        .map(|_| env.parsed::<PgSslMode>("DB_SSLMODE"))
+        .transpose()?;
+    let ssl_root_cert = env.optional("DB_SSL_ROOT_CERT");
+    if matches!(ssl_mode, Some(PgSslMode::VerifyCa | PgSslMode::VerifyFull))
+        && ssl_root_cert.is_none()
+    {
         return Err(ConfigError::invalid(
-            "DATABASE_URL",
-            "must be a postgres:// or postgresql:// URL",
+            "DB_SSL_ROOT_CERT",
+            "is not set; DB_SSLMODE verify-ca and verify-full check the server against this CA bundle \
+             (for RDS: the region's bundle from truststore.pki.rds.amazonaws.com)",
         ));
     }
-    Ok(url.into())
+    Ok(Database {
+        source,
+        ssl_mode,
+        ssl_root_cert,
+        statement_cache_capacity: env.parsed_or("DB_STATEMENT_CACHE_CAPACITY", 100)?,
+    })
+}
+
+/// Whether `url` names a Postgres database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+fn region(env: &Env<'_>) -> String {
+    env.optional("AWS_REGION")
+        .or_else(|| env.optional("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".to_owned())
 }
 
 /// The seed's `STORAGE_ROOT` as an S3 location: `s3://bucket` or `s3://bucket/prefix`.
@@ -402,6 +490,51 @@ mod tests {
         let mut vars = complete();
         vars.insert("DATABASE_URL", "mysql://db/writers".to_owned());
         assert_eq!(load(&vars).expect_err("mysql").variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn the_database_may_come_from_a_secret_with_its_address_beside_it() {
+        let mut vars = complete();
+        vars.remove("DATABASE_URL");
+        vars.insert(
+            "DATABASE_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:1:secret:db".to_owned(),
+        );
+        vars.insert("DB_HOST", "db.internal".to_owned());
+        vars.insert("DB_PORT", "6432".to_owned());
+        vars.insert("DB_STATEMENT_CACHE_CAPACITY", "0".to_owned());
+        let config = load(&vars).expect("valid");
+        assert!(matches!(
+            config.database.source,
+            DatabaseSource::Secret { ref host, port: Some(6432), name: None, .. } if host.as_deref() == Some("db.internal")
+        ));
+        assert_eq!(config.database.statement_cache_capacity, 0);
+        vars.insert("DATABASE_URL", "postgres://db/writers".to_owned());
+        assert_eq!(
+            load(&vars).expect_err("both").variable,
+            "DATABASE_SECRET_ARN"
+        );
+        vars.remove("DATABASE_URL");
+        vars.insert("DB_PORT", "fifty".to_owned());
+        assert_eq!(load(&vars).expect_err("port").variable, "DB_PORT");
+    }
+
+    #[test]
+    fn verifying_the_servers_certificate_needs_a_ca_bundle() {
+        let mut vars = complete();
+        vars.insert("DB_SSLMODE", "verify-full".to_owned());
+        assert_eq!(
+            load(&vars).expect_err("no bundle").variable,
+            "DB_SSL_ROOT_CERT"
+        );
+        vars.insert("DB_SSL_ROOT_CERT", "/opt/rds/global-bundle.pem".to_owned());
+        let config = load(&vars).expect("valid");
+        assert!(matches!(
+            config.database.ssl_mode,
+            Some(PgSslMode::VerifyFull)
+        ));
+        vars.insert("DB_SSLMODE", "sometimes".to_owned());
+        assert_eq!(load(&vars).expect_err("bad mode").variable, "DB_SSLMODE");
     }
 
     #[test]

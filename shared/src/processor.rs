@@ -117,6 +117,18 @@ pub async fn handle_batch(
     event: SqsEvent,
     deadline: Instant,
 ) -> SqsBatchResponse {
+    if let Err(e) = state.database_ready().await {
+        tracing::error!(error.cause_chain = ?e, "no database credentials; SQS will redeliver the batch");
+        return SqsBatchResponse {
+            batch_item_failures: event
+                .records
+                .into_iter()
+                .map(|message| BatchItemFailure {
+                    item_identifier: message.message_id,
+                })
+                .collect(),
+        };
+    }
     let mut failures = Vec::new();
     for message in event.records {
         let span = tracing::info_span!(

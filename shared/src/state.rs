@@ -3,17 +3,20 @@
 //! Building it performs no network I/O: the pool connects on first use and the AWS clients
 //! resolve credentials lazily, so a cold start never waits on Postgres, S3 or SQS.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use secrecy::SecretString;
 use sqlx::PgPool;
-use tokio::sync::OnceCell;
+use tokio::sync::{Mutex, OnceCell};
 
 use crate::{
     Config, Error,
     clock::Clock,
-    config::JwtSecret,
+    config::{DatabaseSource, JwtSecret},
     db,
     files::{queue::JobQueue, storage::Storage},
     users::token::TokenKeys,
@@ -31,8 +34,14 @@ pub struct AppState {
     /// The time every rule reads; fixed and movable in tests.
     pub clock: Clock,
     keys: Arc<OnceCell<TokenKeys>>,
+    /// When the `DATABASE_SECRET_ARN` secret was last read into the pool's options.
+    database_secret_read: Arc<Mutex<Option<Instant>>>,
     secrets: aws_sdk_secretsmanager::Client,
 }
+
+/// How long credentials read from `DATABASE_SECRET_ARN` are used before the secret is read again,
+/// so an instance picks up a rotated password within this time (open connections stay open).
+pub const DATABASE_SECRET_MAX_AGE: Duration = Duration::from_secs(5 * 60);
 
 impl AppState {
     /// Builds the pool and the S3 and SQS clients from `config`, without connecting anywhere.
@@ -55,6 +64,7 @@ impl AppState {
             config: Arc::new(config),
             clock: Clock::system(),
             keys: Arc::new(OnceCell::new()),
+            database_secret_read: Arc::new(Mutex::new(None)),
             secrets: aws_sdk_secretsmanager::Client::new(&aws),
         }
     }
@@ -82,15 +92,17 @@ impl AppState {
                         TokenKeys::new(current, previous.as_ref())
                     }
                     JwtSecret::SecretsManager { arn } => {
-                        let current =
-                            self.secret_version(arn, "AWSCURRENT")
-                                .await?
-                                .ok_or_else(|| {
-                                    anyhow::anyhow!(
-                                        "JWT_SECRET_ARN names a secret with no current value"
-                                    )
-                                })?;
-                        let previous = self.secret_version(arn, "AWSPREVIOUS").await?;
+                        let current = self
+                            .secret_version(arn, "AWSCURRENT", "the JWT secret")
+                            .await?
+                            .ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "JWT_SECRET_ARN names a secret with no current value"
+                                )
+                            })?;
+                        let previous = self
+                            .secret_version(arn, "AWSPREVIOUS", "the JWT secret")
+                            .await?;
                         tracing::info!(
                             rotation = previous.is_some(),
                             "token keys loaded from Secrets Manager"
@@ -102,30 +114,80 @@ impl AppState {
             .await
     }
 
-    async fn secret_version(&self, arn: &str, stage: &str) -> Result<Option<SecretString>, Error> {
-        let read = self
-            .secrets
-            .get_secret_value()
-            .secret_id(arn)
-            .version_stage(stage)
-            .send()
-            .await;
-        match read {
-            Ok(value) => Ok(value.secret_string.map(SecretString::from)),
-            // Only AWSCURRENT always exists; AWSPREVIOUS appears after the first rotation.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception())
-                    && stage != "AWSCURRENT" =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(anyhow::Error::new(e)
-                .context(format!(
-                    "reading the JWT secret ({stage}) from Secrets Manager"
-                ))
-                .into()),
+    /// Makes sure the pool can connect: with `DATABASE_SECRET_ARN`, reads the secret on first use
+    /// and again once it is [`DATABASE_SECRET_MAX_AGE`] old. Without it, does nothing.
+    ///
+    /// Every entry point that touches the database calls this first: the HTTP routes (a layer),
+    /// the file processor's batch and the sweeper's run.
+    ///
+    /// # Errors
+    /// [`Error::Unexpected`] when the secret cannot be read or lacks what a connection needs;
+    /// the next call tries again.
+    pub async fn database_ready(&self) -> Result<(), Error> {
+        let DatabaseSource::Secret { arn, .. } = &self.config.database.source else {
+            return Ok(());
+        };
+        let mut read_at = self.database_secret_read.lock().await;
+        if read_at.is_some_and(|at| at.elapsed() < DATABASE_SECRET_MAX_AGE) {
+            return Ok(());
         }
+        let secret = self
+            .secret_version(arn, "AWSCURRENT", "the database secret")
+            .await?
+            .ok_or_else(|| {
+                anyhow::anyhow!("DATABASE_SECRET_ARN names a secret with no current value")
+            })?;
+        let options = db::secret_options(
+            secrecy::ExposeSecret::expose_secret(&secret),
+            &self.config.database,
+        )
+        .map_err(|problem| anyhow::anyhow!("DATABASE_SECRET_ARN: {problem}"))?;
+        self.db.set_connect_options(options);
+        *read_at = Some(Instant::now());
+        tracing::info!("database credentials loaded from Secrets Manager");
+        Ok(())
+    }
+
+    async fn secret_version(
+        &self,
+        arn: &str,
+        stage: &str,
+        what: &str,
+    ) -> Result<Option<SecretString>, Error> {
+        read_secret(&self.secrets, arn, stage, what).await
+    }
+}
+
+/// Reads one version (`AWSCURRENT`, `AWSPREVIOUS`) of a Secrets Manager secret's string; `what`
+/// names it in the error. `None` when that version does not exist (only `AWSCURRENT` must).
+///
+/// # Errors
+/// [`Error::Unexpected`] when Secrets Manager cannot be read.
+pub async fn read_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    stage: &str,
+    what: &str,
+) -> Result<Option<SecretString>, Error> {
+    let read = secrets
+        .get_secret_value()
+        .secret_id(arn)
+        .version_stage(stage)
+        .send()
+        .await;
+    match read {
+        Ok(value) => Ok(value.secret_string.map(SecretString::from)),
+        // Only AWSCURRENT always exists; AWSPREVIOUS appears after the first rotation.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+                && stage != "AWSCURRENT" =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(format!("reading {what} ({stage}) from Secrets Manager"))
+            .into()),
     }
 }
 
@@ -135,8 +197,13 @@ impl AppState {
 /// an unreachable S3 or SQS becomes a quick `503`, not a request hanging until API Gateway gives
 /// up at 30 s.
 pub async fn aws_sdk_config(config: &Config) -> aws_config::SdkConfig {
+    aws_sdk_config_for(&config.aws_region).await
+}
+
+/// [`aws_sdk_config`] for tools that have only a region, not a whole [`Config`] (`migrate`).
+pub async fn aws_sdk_config_for(region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(config.aws_region.clone()))
+        .region(Region::new(region.to_owned()))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))

@@ -67,7 +67,41 @@ pub struct SweepReport {
     pub orphans_deleted: usize,
     pub sessions_purged: u64,
     pub outbox_jobs_purged: u64,
+    /// Outbox jobs still unsent after this run, and the age of the oldest in seconds (0 if none):
+    /// a job stays unsent only while SQS refuses it, so an age of minutes means an outage.
+    pub unsent_jobs: i64,
+    pub oldest_unsent_secs: i64,
 }
+
+impl SweepReport {
+    /// The run's metrics as one CloudWatch embedded-metric-format log line: printed to stdout by
+    /// the Lambda, CloudWatch turns it into metrics in the `Writers` namespace with no API call
+    /// (and no network path to CloudWatch) from inside the VPC. `function` is the dimension.
+    pub fn metrics_line(&self, function: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+        serde_json::json!({
+            "_aws": {
+                "Timestamp": at.timestamp_millis(),
+                "CloudWatchMetrics": [{
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [
+                        {"Name": "UnsentOutboxJobs", "Unit": "Count"},
+                        {"Name": "OldestUnsentOutboxJobAge", "Unit": "Seconds"},
+                        {"Name": "TasksCancelled", "Unit": "Count"},
+                    ],
+                }],
+            },
+            "FunctionName": function,
+            "UnsentOutboxJobs": self.unsent_jobs,
+            "OldestUnsentOutboxJobAge": self.oldest_unsent_secs,
+            "TasksCancelled": self.tasks_cancelled,
+        })
+        .to_string()
+    }
+}
+
+/// The CloudWatch namespace of the sweeper's metrics (template.yaml's alarm reads it).
+pub const METRICS_NAMESPACE: &str = "Writers";
 
 /// Runs every duty once.
 ///
@@ -75,6 +109,7 @@ pub struct SweepReport {
 /// [`Error::Database`] when the database is down, [`Error::Queue`] when the dead-letter queue
 /// cannot be read; the next run tries again.
 pub async fn run(state: &AppState) -> Result<SweepReport, Error> {
+    state.database_ready().await?;
     let mut report = SweepReport {
         jobs_delivered: outbox::deliver_due(state, BATCH).await?,
         ..SweepReport::default()
@@ -101,6 +136,10 @@ pub async fn run(state: &AppState) -> Result<SweepReport, Error> {
     let old = state.clock.now() - RETENTION;
     report.sessions_purged = users::db::delete_sessions_expired_before(&state.db, old).await?;
     report.outbox_jobs_purged = outbox::delete_sent_before(&state.db, old).await?;
+    let (unsent, oldest) = outbox::unsent(&state.db).await?;
+    report.unsent_jobs = unsent;
+    report.oldest_unsent_secs =
+        oldest.map_or(0, |at| (state.clock.now() - at).num_seconds().max(0));
     if report.jobs_delivered > 0
         || report.tasks_cancelled > 0
         || report.late_uploads_queued > 0
@@ -211,5 +250,34 @@ fn tasks_named(state: &AppState, body: &str) -> Vec<Uuid> {
             .filter_map(|o| processor::task_of_upload(state, &o.key))
             .collect(),
         JobMessage::TestEvent | JobMessage::Malformed(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metrics_line_is_embedded_metric_format() {
+        let report = SweepReport {
+            unsent_jobs: 3,
+            oldest_unsent_secs: 420,
+            tasks_cancelled: 1,
+            ..SweepReport::default()
+        };
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("a time");
+        let line: serde_json::Value =
+            serde_json::from_str(&report.metrics_line("writers-sweeper", at)).expect("JSON");
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+        assert_eq!(directive["Namespace"], METRICS_NAMESPACE);
+        assert_eq!(directive["Dimensions"][0][0], "FunctionName");
+        assert_eq!(line["FunctionName"], "writers-sweeper");
+        // Every declared metric has its value at the top level, as EMF requires.
+        for metric in directive["Metrics"].as_array().expect("metrics") {
+            let name = metric["Name"].as_str().expect("a name");
+            assert!(line[name].is_number(), "{name} has no value");
+        }
+        assert_eq!(line["OldestUnsentOutboxJobAge"], 420);
     }
 }

@@ -3,7 +3,10 @@
 use axum::http::StatusCode;
 use secrecy::SecretString;
 use sqlx::PgPool;
-use writers::Config;
+use writers::{
+    Config,
+    config::{Database, DatabaseSource},
+};
 
 use crate::helpers::{TestApp, config};
 
@@ -21,10 +24,16 @@ async fn health_is_ok_when_every_dependency_answers(pool: PgPool) {
 #[tokio::test]
 async fn health_names_the_dependency_that_is_down() {
     // Nothing listens on port 1: the database is unreachable, S3 and SQS are not.
+    let base = config();
     let config = Config {
-        database_url: SecretString::from("postgres://postgres@127.0.0.1:1/writers"),
-        queue_url: format!("{}-missing", config().queue_url),
-        ..config()
+        database: Database {
+            source: DatabaseSource::Url(SecretString::from(
+                "postgres://postgres@127.0.0.1:1/writers",
+            )),
+            ..base.database.clone()
+        },
+        queue_url: format!("{}-missing", base.queue_url),
+        ..base
     };
     let pool = writers::db::pool(&config);
     let app = TestApp::with_config(config, pool).await;

@@ -140,6 +140,37 @@ async fn status_lists_every_migration_with_its_state(pool: PgPool) {
             (4, "task uploads outbox", false),
             (5, "task results", false),
             (6, "direct uploads", false),
+            (7, "role statement timeout", false),
         ]
     );
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_roles_statement_timeout_holds_for_new_connections_but_not_for_migrate(pool: PgPool) {
+    let options = (*pool.connect_options()).clone();
+    let timeout_of = |pool: sqlx::PgPool| async move {
+        let value: String = sqlx::query_scalar("show statement_timeout")
+            .fetch_one(&pool)
+            .await
+            .expect("a setting");
+        pool.close().await;
+        value
+    };
+    migrate(&pool, MigrateCommand::Up).await.expect("up");
+    let fresh = sqlx::PgPool::connect_with(options.clone())
+        .await
+        .expect("a connection");
+    assert_eq!(timeout_of(fresh).await, "15s");
+    let migrator = writers::db::connect_once(options.clone())
+        .await
+        .expect("a connection");
+    assert_eq!(timeout_of(migrator).await, "0");
+
+    migrate(&pool, MigrateCommand::DownTo(6))
+        .await
+        .expect("down");
+    let fresh = sqlx::PgPool::connect_with(options)
+        .await
+        .expect("a connection");
+    assert_eq!(timeout_of(fresh).await, "0", "the role's setting is gone");
 }

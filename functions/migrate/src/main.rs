@@ -1,18 +1,29 @@
-//! Migrations with the seed's verbs: `migrate up | down [--to VERSION|base] | status` as a CLI;
-//! in AWS the same binary is a Lambda invoked once per deploy with `{"command": "up"}`.
+//! Migrations with the seed's verbs: `migrate up | down [--to VERSION|base] | status` as a CLI.
+//!
+//! In AWS the same binary is a Lambda: invoked with `{"command": "up"}` by hand, and on every
+//! deploy by CloudFormation as the custom resource `Migrations` (template.yaml), before any
+//! function that depends on the new schema is updated.
+
+mod custom_resource;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
+use serde_json::{Value, json};
 use writers::{
-    config,
     db::{self, MigrateCommand, MigrationStatus},
     telemetry,
 };
 
+use crate::custom_resource::{CustomResourceEvent, RequestType};
+
+/// What the Lambda is invoked with.
 #[derive(Deserialize)]
-struct Invocation {
-    /// The CLI's words, e.g. `"up"` or `"down --to base"`.
-    command: String,
+#[serde(untagged)]
+enum Invocation {
+    /// By hand: the CLI's words, e.g. `"up"` or `"down --to base"`.
+    Command { command: String },
+    /// By CloudFormation, on each deploy and on the stack's deletion.
+    Deploy(CustomResourceEvent),
 }
 
 #[tokio::main]
@@ -20,10 +31,28 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         let handler = service_fn(|event: LambdaEvent<Invocation>| async move {
-            let words: Vec<&str> = event.payload.command.split_whitespace().collect();
-            let command = MigrateCommand::parse(&words)?;
-            // The message, with its causes, is what the deploy step shows when a migration fails.
-            run(command).await.map_err(|e| format!("{e:#}"))
+            match event.payload {
+                Invocation::Command { command } => {
+                    let words: Vec<&str> = command.split_whitespace().collect();
+                    let command = MigrateCommand::parse(&words)?;
+                    // The message, with its causes, is what the caller sees when a migration fails.
+                    let status = run(command).await.map_err(|e| format!("{e:#}"))?;
+                    Ok::<Value, lambda_runtime::Error>(json!(status))
+                }
+                Invocation::Deploy(deploy) => {
+                    let outcome = match deploy.request_type {
+                        // Deleting the stack never drops the data: nothing to do.
+                        RequestType::Delete => Ok(Vec::new()),
+                        RequestType::Create | RequestType::Update => run(MigrateCommand::Up).await,
+                    };
+                    if let Err(e) = &outcome {
+                        tracing::error!(error = %format!("{e:#}"), "migration failed; the deploy rolls back");
+                    }
+                    // CloudFormation waits for this answer (an hour, if it never comes).
+                    deploy.respond(outcome.map(|s| s.len())).await?;
+                    Ok(json!({"answered": deploy.request_id}))
+                }
+            }
         });
         return lambda_runtime::run(handler)
             .await
@@ -46,10 +75,10 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(command: MigrateCommand) -> anyhow::Result<Vec<MigrationStatus>> {
     use anyhow::Context;
-    let url = config::database_url_from_env()?;
-    let pool = db::connect_once(secrecy::ExposeSecret::expose_secret(&url))
-        .await
-        .context("connecting to DATABASE_URL (is Postgres running? `make db` starts it)")?;
+    let options = db::options_from_env().await?;
+    let pool = db::connect_once(options).await.context(
+        "connecting to the database (locally: is Postgres running? `make db` starts it)",
+    )?;
     tracing::info!(?command, "migrating");
     Ok(db::migrate(&pool, command).await?)
 }

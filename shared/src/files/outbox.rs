@@ -162,6 +162,19 @@ pub async fn delete_sent_before(
     Ok(result.rows_affected())
 }
 
+/// How many jobs wait unsent, and when the oldest was written (the sweeper's metric).
+///
+/// # Errors
+/// [`Error::Database`] when the database is down.
+pub async fn unsent(db: impl PgExecutor<'_>) -> Result<(i64, Option<DateTime<Utc>>), Error> {
+    let row = sqlx::query!(
+        r#"select count(*) as "count!", min(created_at) as oldest from outbox_jobs where sent_at is null"#
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.count, row.oldest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,13 @@
 
 use axum::{
     Router,
+    body::Body,
     extract::DefaultBodyLimit,
+    extract::State,
     handler::Handler,
     http::{HeaderName, Method, Request},
+    middleware::{Next, from_fn_with_state},
+    response::{IntoResponse, Response},
     routing::{MethodFilter, MethodRouter, get},
 };
 use tower_http::{
@@ -67,6 +71,11 @@ impl Function {
             Self::GetTask => "GetTaskFunction",
             Self::ApiDocs => "ApiDocsFunction",
         }
+    }
+
+    /// Whether its routes read the database (every function but the API docs).
+    pub fn uses_database(self) -> bool {
+        self != Self::ApiDocs
     }
 
     /// The package (and binary) under `functions/`.
@@ -207,13 +216,28 @@ fn table(routes: impl IntoIterator<Item = Route>, state: &AppState) -> Router<Ap
     let upload_limit = state.config.max_upload_bytes + tasks::http::FORM_ALLOWANCE_BYTES;
     routes.into_iter().fold(Router::new(), |router, r| {
         // The route's own limit replaces the small default that every other body gets.
-        let endpoint = if r.uploads {
+        let mut endpoint = if r.uploads {
             r.endpoint.layer(DefaultBodyLimit::max(upload_limit))
         } else {
             r.endpoint
         };
+        if r.function.uses_database() {
+            endpoint = endpoint.layer(from_fn_with_state(state.clone(), database_ready));
+        }
         router.route(&r.path, endpoint)
     })
+}
+
+/// Reads the database credentials before a route that needs them runs (a no-op with `DATABASE_URL`).
+async fn database_ready(
+    State(state): State<AppState>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    match state.database_ready().await {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The layers and fallbacks every router gets, whether it serves one function or all.
@@ -221,7 +245,7 @@ fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(crate::http::error::not_found)
         .method_not_allowed_fallback(crate::http::error::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::guard))
+        .layer(from_fn_with_state(state.clone(), csrf::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         // Outermost first: give each request an id, log it in the span, echo it to the client.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
