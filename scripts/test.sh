@@ -35,8 +35,9 @@ SQLX_OFFLINE=false cargo sqlx prepare --workspace --check -- --all-targets
 step "lints (cargo clippy -D warnings)"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 
-step "template.yaml (cfn-lint)"
+step "template.yaml (cfn-lint, then sam validate --lint)"
 scripts/cfn-lint.sh
+scripts/sam.sh validate --lint
 
 step "tests against Postgres and LocalStack"
 if cargo nextest --version >/dev/null 2>&1; then

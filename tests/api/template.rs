@@ -328,3 +328,154 @@ fn the_bucket_refuses_plain_http_and_aborts_abandoned_multipart_uploads() {
         Some(1)
     );
 }
+
+#[test]
+fn cargo_lambda_watch_routes_exactly_the_route_table() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let router = metadata["metadata"]["lambda"]["watch"]["router"]
+        .as_object()
+        .expect("[workspace.metadata.lambda.watch.router] in Cargo.toml");
+    let mut watched = BTreeSet::new();
+    for (path, methods) in router {
+        for route in methods.as_array().expect("a list of {method, function}") {
+            watched.insert((
+                route["function"].as_str().expect("a function").to_owned(),
+                route["method"].as_str().expect("a method").to_owned(),
+                path.clone(),
+            ));
+        }
+    }
+    // cargo lambda's router (matchit) and axum share the `{param}` / `{*rest}` syntax.
+    let table: BTreeSet<_> = routes()
+        .into_iter()
+        .map(|r| (r.function.binary().to_owned(), r.method.to_string(), r.path))
+        .collect();
+    assert_eq!(watched, table);
+}
+
+#[test]
+fn migrations_run_on_each_deploy_before_the_code_that_needs_them() {
+    let template = template();
+    let resources = &template["Resources"];
+    let migrations = &resources["Migrations"];
+    assert_eq!(migrations["Type"], "Custom::Migrations");
+    assert_eq!(
+        get_att(&migrations["Properties"]["ServiceToken"]),
+        Some("MigrateFunction.Arn")
+    );
+    // A new migrate binary (new migrations inside) is a new version: the resource updates.
+    assert_eq!(
+        resources["MigrateFunction"]["Properties"]["AutoPublishAlias"],
+        "live"
+    );
+    let version = match &migrations["Properties"]["MigrateVersion"] {
+        yaml_serde::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        _ => None,
+    };
+    assert_eq!(version, Some("MigrateFunction.Version"));
+    let database_functions = Function::ALL
+        .into_iter()
+        .filter(|f| f.uses_database())
+        .map(Function::logical_id)
+        .chain(["FileProcessorFunction", "SweeperFunction"]);
+    for id in database_functions {
+        assert_eq!(resources[id]["DependsOn"], "Migrations", "{id}");
+    }
+}
+
+#[test]
+fn functions_read_their_secrets_at_run_time_and_log_for_a_bounded_time() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    let variables = globals["Environment"]["Variables"]
+        .as_mapping()
+        .expect("variables");
+    let names: BTreeSet<&str> = variables.keys().filter_map(|k| k.as_str()).collect();
+    for needed in [
+        "DATABASE_SECRET_ARN",
+        "JWT_SECRET_ARN",
+        "STORAGE_ROOT",
+        "QUEUE_URL",
+    ] {
+        assert!(names.contains(needed), "{needed}");
+    }
+    // Never a secret's value in the functions' configuration.
+    for value in ["DATABASE_URL", "JWT_SECRET"] {
+        assert!(!names.contains(value), "{value}");
+    }
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    for (id, resource) in resources {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let group = match &resource["Properties"]["LoggingConfig"]["LogGroup"] {
+            yaml_serde::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+            _ => None,
+        }
+        .unwrap_or_else(|| panic!("{id:?} logs to a group of its own"));
+        let retention = match &template["Resources"][group]["Properties"]["RetentionInDays"] {
+            yaml_serde::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+            _ => None,
+        };
+        assert_eq!(retention, Some("LogRetentionDays"), "{group}");
+        assert_eq!(template["Resources"][group]["Type"], "AWS::Logs::LogGroup");
+    }
+}
+
+#[test]
+fn cors_is_for_the_configured_origins_with_credentials() {
+    let template = template();
+    let cors = match &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"] {
+        yaml_serde::Value::Tagged(tagged) if tagged.tag == "If" => tagged.value[1].clone(),
+        other => panic!("CORS only when origins are configured: {other:?}"),
+    };
+    assert_eq!(cors["AllowCredentials"], yaml_serde::Value::Bool(true));
+    let origins = match &cors["AllowOrigins"] {
+        yaml_serde::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        _ => None,
+    };
+    assert_eq!(origins, Some("AllowedOrigins"));
+}
+
+#[test]
+fn the_unsent_jobs_alarm_reads_the_metric_the_sweeper_prints() {
+    let template = template();
+    let alarm = &template["Resources"]["UnsentJobsAlarm"]["Properties"];
+    assert_eq!(alarm["Namespace"], writers::sweeper::METRICS_NAMESPACE);
+    let line: serde_json::Value = serde_json::from_str(
+        &writers::sweeper::SweepReport::default().metrics_line("sweeper", chrono::Utc::now()),
+    )
+    .expect("JSON");
+    let metric = alarm["MetricName"].as_str().expect("a metric");
+    assert!(line[metric].is_number(), "the sweeper prints {metric}");
+    assert_eq!(alarm["Dimensions"][0]["Name"], "FunctionName");
+    for alarm in [
+        "DeadLetterAlarm",
+        "FunctionErrorsAlarm",
+        "FunctionThrottlesAlarm",
+        "ApiServerErrorsAlarm",
+        "ApiDurationAlarm",
+        "BackgroundDurationAlarm",
+    ] {
+        assert_eq!(
+            template["Resources"][alarm]["Type"], "AWS::CloudWatch::Alarm",
+            "{alarm}"
+        );
+    }
+}
