@@ -20,12 +20,12 @@ use writers::{
 };
 
 use crate::{
-    helpers::{TestApp, TestResponse, TestUser, isolated_config},
+    helpers::{TestApp, TestResponse, TestUser, isolated_config, notifying_bucket},
     processor::{batch, deadline, message},
 };
 
 /// One request to S3 over plain HTTP, as a browser or curl would send it.
-async fn s3_request(
+pub async fn s3_request(
     method: &str,
     url: &str,
     headers: &[(String, String)],
@@ -51,7 +51,7 @@ async fn s3_request(
 }
 
 /// The headers the upload instructions say to send.
-fn signed_headers(upload: &Value) -> Vec<(String, String)> {
+pub fn signed_headers(upload: &Value) -> Vec<(String, String)> {
     upload["headers"]
         .as_object()
         .expect("headers")
@@ -62,67 +62,7 @@ fn signed_headers(upload: &Value) -> Vec<(String, String)> {
 
 /// A test app over a bucket of its own, whose `incoming/` notifications go to the test's queue.
 async fn app_with_notifications(pool: PgPool) -> TestApp {
-    let mut config = isolated_config().await;
-    let aws = writers::state::aws_sdk_config(&config).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws)
-            .force_path_style(true)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let bucket = format!(
-        "writers-test-{}",
-        &Uuid::new_v4().simple().to_string()[..16]
-    );
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("a bucket");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&config.queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("an ARN");
-    use aws_sdk_s3::types::{
-        Event, FilterRule, FilterRuleName, NotificationConfiguration,
-        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
-    };
-    let rule = FilterRule::builder()
-        .name(FilterRuleName::Prefix)
-        .value("writers/incoming/")
-        .build();
-    s3.put_bucket_notification_configuration()
-        .bucket(&bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(
-                    QueueConfiguration::builder()
-                        .queue_arn(queue_arn)
-                        .events(Event::S3ObjectCreated)
-                        .filter(
-                            NotificationConfigurationFilter::builder()
-                                .key(S3KeyFilter::builder().filter_rules(rule).build())
-                                .build(),
-                        )
-                        .build()
-                        .expect("a queue configuration"),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("notifications");
-    config.storage_root = format!("s3://{bucket}/writers").parse().expect("a root");
-    TestApp::with_config(config, pool).await
+    TestApp::with_config(notifying_bucket(isolated_config().await).await, pool).await
 }
 
 async fn request_upload(app: &TestApp, user: &TestUser, body: &Value) -> TestResponse {

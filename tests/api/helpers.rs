@@ -43,6 +43,71 @@ pub async fn isolated_config() -> Config {
     config
 }
 
+/// `config` over a new bucket of its own (prefix `writers`), whose `writers/incoming/`
+/// notifications go to `config`'s queue, as template.yaml wires the real one.
+pub async fn notifying_bucket(mut config: Config) -> Config {
+    let aws = writers::state::aws_sdk_config(&config).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws)
+            .force_path_style(true)
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let bucket = format!(
+        "writers-test-{}",
+        &Uuid::new_v4().simple().to_string()[..16]
+    );
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("a bucket");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&config.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("an ARN");
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    let rule = FilterRule::builder()
+        .name(FilterRuleName::Prefix)
+        .value("writers/incoming/")
+        .build();
+    s3.put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .queue_arn(queue_arn)
+                        .events(Event::S3ObjectCreated)
+                        .filter(
+                            NotificationConfigurationFilter::builder()
+                                .key(S3KeyFilter::builder().filter_rules(rule).build())
+                                .build(),
+                        )
+                        .build()
+                        .expect("a queue configuration"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("notifications");
+    config.storage_root = format!("s3://{bucket}/writers").parse().expect("a root");
+    config
+}
+
 /// The bytes of `tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -354,6 +419,39 @@ impl RequestBuilder {
     pub async fn send(self) -> TestResponse {
         let request = self.request.body(self.body).expect("a valid request");
         send(self.router, request).await
+    }
+}
+
+/// A router that sends every request over real HTTP to `address` (a server the test started),
+/// so the [`RequestBuilder`]s work against it as against the in-process app.
+pub fn over_http(address: SocketAddr) -> Router {
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+    let client = Client::builder(TokioExecutor::new())
+        .build_http::<http_body_util::Full<axum::body::Bytes>>();
+    Router::new().fallback(move |request: Request<Body>| {
+        let client = client.clone();
+        async move {
+            let (mut parts, body) = request.into_parts();
+            let bytes = body.collect().await.expect("a request body").to_bytes();
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            parts.uri = format!("http://{address}{path}").parse().expect("a URI");
+            let response = client
+                .request(Request::from_parts(parts, http_body_util::Full::new(bytes)))
+                .await
+                .expect("the server answers over HTTP");
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect().await.expect("a response body").to_bytes();
+            axum::response::Response::from_parts(parts, Body::from(bytes))
+        }
+    })
+}
+
+/// A request to `router` (for routers other than a [`TestApp`]'s, e.g. [`over_http`]).
+pub fn request_to(router: &Router, method: Method, path: &str) -> RequestBuilder {
+    RequestBuilder {
+        router: router.clone(),
+        request: Request::builder().method(method).uri(path),
+        body: Body::empty(),
     }
 }
 

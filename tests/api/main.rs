@@ -4,6 +4,7 @@
 mod auth_login;
 mod auth_register;
 mod auth_sessions;
+mod binaries;
 mod direct_uploads;
 mod docs;
 mod health;
