@@ -24,7 +24,7 @@ export AWS_REGION ?= us-east-1
 export SQLX_OFFLINE := true
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: help run test stop db localstack migrate lint-template package sqlx-prepare openapi fuzz
+.PHONY: help run test stop db localstack migrate lint-template package bench sqlx-prepare openapi fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ openapi: ## write openapi.json from the route table (commit it; a test fails whe
 lint-template: ## cfn-lint and sam validate --lint on template.yaml (pinned, own virtual environments)
 	@scripts/cfn-lint.sh
 	scripts/sam.sh validate --lint
+
+bench: ## release builds, then every benchmark against its target; writes BENCHMARKS.md
+	@scripts/bench.sh
 
 package: ## build every function for AWS with sam build (arm64, no Docker); then see README, "Deploying"
 	@scripts/package.sh

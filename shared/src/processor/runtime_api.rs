@@ -53,6 +53,8 @@ struct Shared {
     in_flight: Mutex<HashMap<String, Reply>>,
     function_arn: String,
     timeout: Duration,
+    /// When the binary first asked for an invocation: the end of its init (cold-start benchmark).
+    first_poll: std::sync::OnceLock<std::time::Instant>,
 }
 
 /// A running Runtime API for one function.
@@ -61,6 +63,7 @@ pub struct RuntimeApi {
     address: SocketAddr,
     invocations: mpsc::Sender<Invocation>,
     timeout: Duration,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for RuntimeApi {
@@ -84,6 +87,7 @@ impl RuntimeApi {
             in_flight: Mutex::new(HashMap::new()),
             function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}"),
             timeout,
+            first_poll: std::sync::OnceLock::new(),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -93,7 +97,7 @@ impl RuntimeApi {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(shared);
+            .with_state(Arc::clone(&shared));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let address = listener.local_addr()?;
         tokio::spawn(async move {
@@ -105,7 +109,13 @@ impl RuntimeApi {
             address,
             invocations: sender,
             timeout,
+            shared,
         })
+    }
+
+    /// When the binary first asked for an invocation (`GET …/next`), if it has: its init ended then.
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        self.shared.first_poll.get().copied()
     }
 
     /// `host:port`, for the binary's `AWS_LAMBDA_RUNTIME_API`.
@@ -150,6 +160,7 @@ impl RuntimeApi {
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> Result<(HeaderMap, Bytes), StatusCode> {
+    let _ = shared.first_poll.set(std::time::Instant::now());
     let invocation = shared
         .queued
         .lock()

@@ -1,0 +1,578 @@
+//! `make bench`'s measurements that wrk cannot take; each prints one JSON object on stdout,
+//! which scripts/bench.sh collects into BENCHMARKS.md. Run by that script (it starts the stack,
+//! the release build of `local-api`, and exports the Makefile's variables):
+//!
+//! ```text
+//! bench hash                      one argon2id hash, and the login bound it implies
+//! bench put-rate SECONDS          LocalStack's PutObject rate for 100 KiB objects (16 at a time)
+//! bench pipeline BASE RUNS        202 of a 10 KiB upload → the task reads completed, via the API
+//! bench scaling BASE              list latency for 100 and 100,000 tasks, with EXPLAIN plans
+//! bench cold-start BIN_DIR BASE   each function binary's init and first response, and the floor
+//! bench process BIN_DIR           the file processor on 1, 64 and 256 MiB against a plain GET
+//! ```
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+use writers::{
+    Config,
+    processor::runtime_api::RuntimeApi,
+    users::{model::Password, password},
+};
+
+type Http = Client<HttpConnector, Full<bytes::Bytes>>;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match words.as_slice() {
+        ["hash"] => hash().await?,
+        ["put-rate", seconds] => put_rate(seconds.parse()?).await?,
+        ["pipeline", base, runs] => pipeline(base, runs.parse()?).await?,
+        ["scaling", base] => scaling(base).await?,
+        ["cold-start", bin_dir, base] => cold_start(Path::new(bin_dir), base).await?,
+        ["process", bin_dir] => process(Path::new(bin_dir)).await?,
+        _ => bail!("usage: see bench/src/main.rs"),
+    };
+    println!("{result}");
+    Ok(())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let rank = ((values.len() as f64 - 1.0) * p).round() as usize;
+    values[rank]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+// ---- HTTP against the local server -------------------------------------------------------
+
+fn http() -> Http {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+async fn call(
+    client: &Http,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<(u16, Vec<u8>, Vec<String>)> {
+    let mut request = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client
+        .request(request.body(Full::new(bytes::Bytes::from(body)))?)
+        .await
+        .with_context(|| format!("{method} {url}"))?;
+    let status = response.status().as_u16();
+    let cookies = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    let bytes = response.into_body().collect().await?.to_bytes().to_vec();
+    Ok((status, bytes, cookies))
+}
+
+/// A new user, signed in: their id and the `Cookie` header that carries their access token.
+async fn new_user(client: &Http, base: &str) -> Result<(Uuid, String)> {
+    let n = Uuid::new_v4().simple().to_string();
+    let body = json!({"email": format!("bench-{}@example.com", &n[..12]), "username": format!("bench_{}", &n[..12]), "password": "correct horse battery staple"});
+    let (status, bytes, cookies) = call(
+        client,
+        "POST",
+        &format!("{base}/auth/register"),
+        &[("content-type", "application/json")],
+        body.to_string().into_bytes(),
+    )
+    .await?;
+    if status != 201 {
+        bail!(
+            "register answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    let user: Value = serde_json::from_slice(&bytes)?;
+    let id = user["user"]["id"].as_str().context("an id")?.parse()?;
+    let access = cookies
+        .into_iter()
+        .find(|c| c.starts_with("access_token="))
+        .context("an access cookie")?;
+    Ok((id, access))
+}
+
+fn multipart(title: &str, file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "bench-boundary-7MA4YWxkTrZu0gW";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n{title}\r\n"
+    )
+    .into_bytes();
+    if let Some((name, bytes)) = file {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+// ---- the measurements ----------------------------------------------------------------------
+
+async fn hash() -> Result<Value> {
+    let mut times = Vec::new();
+    for _ in 0..7 {
+        let secret = Password::parse("correct horse battery staple")
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let started = Instant::now();
+        password::hash(secret)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        times.push(ms(started.elapsed()));
+    }
+    let hash_ms = median(times);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Ok(
+        json!({"hash_ms": hash_ms, "cores": cores, "login_bound_rps": cores as f64 * 1000.0 / hash_ms}),
+    )
+}
+
+async fn s3() -> Result<(aws_sdk_s3::Client, Config)> {
+    let config = Config::from_env()?;
+    let aws = writers::state::aws_sdk_config(&config).await;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws)
+            .force_path_style(true)
+            .build(),
+    );
+    Ok((client, config))
+}
+
+async fn put_rate(seconds: u64) -> Result<Value> {
+    let (client, config) = s3().await?;
+    let object = vec![b'x'; 100 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let prefix = format!(
+        "{}/bench-put-{}",
+        config.storage_root.prefix,
+        Uuid::new_v4().simple()
+    );
+    let mut workers = Vec::new();
+    for worker in 0..16 {
+        let (client, bucket, prefix, object) = (
+            client.clone(),
+            config.storage_root.bucket.clone(),
+            prefix.clone(),
+            object.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut done = 0_u64;
+            while Instant::now() < deadline {
+                client
+                    .put_object()
+                    .bucket(&bucket)
+                    .key(format!("{prefix}/{worker}-{done}"))
+                    .body(object.clone().into())
+                    .send()
+                    .await?;
+                done += 1;
+            }
+            anyhow::Ok(done)
+        }));
+    }
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await??;
+    }
+    Ok(
+        json!({"puts_per_sec": total as f64 / seconds as f64, "object_bytes": object.len(), "concurrency": 16}),
+    )
+}
+
+async fn pipeline(base: &str, runs: usize) -> Result<Value> {
+    let client = http();
+    let (_, cookie) = new_user(&client, base).await?;
+    let text = "It was a bright cold day in April, and the clocks were striking thirteen.\n"
+        .repeat(10 * 1024 / 74 + 1);
+    let file = &text.as_bytes()[..10 * 1024];
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let (content_type, body) =
+            multipart(&format!("Pipeline {run}"), Some(("chapter.txt", file)));
+        let (status, bytes, _) = call(
+            &client,
+            "POST",
+            &format!("{base}/api/v1/tasks"),
+            &[("content-type", &content_type), ("cookie", &cookie)],
+            body,
+        )
+        .await?;
+        let accepted = Instant::now();
+        if status != 202 {
+            bail!(
+                "create answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        let id = serde_json::from_slice::<Value>(&bytes)?["id"]
+            .as_str()
+            .context("an id")?
+            .to_owned();
+        loop {
+            let (_, bytes, _) = call(
+                &client,
+                "GET",
+                &format!("{base}/api/v1/tasks/{id}"),
+                &[("cookie", &cookie)],
+                Vec::new(),
+            )
+            .await?;
+            let task: Value = serde_json::from_slice(&bytes)?;
+            if task["status"] == "completed" {
+                times.push(ms(accepted.elapsed()));
+                break;
+            }
+            if accepted.elapsed() > Duration::from_secs(30) {
+                bail!("task {id} is still {} after 30 s", task["status"]);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    Ok(
+        json!({"runs": runs, "p50_ms": percentile(times.clone(), 0.5), "p90_ms": percentile(times, 0.9)}),
+    )
+}
+
+async fn seed_tasks(db: &PgPool, owner: Uuid, count: i64) -> Result<()> {
+    sqlx::query(
+        "insert into tasks (title, user_id, status, created_at) \
+         select 'Task ' || g, $1, (array['PENDING','IN_PROGRESS','COMPLETED','CANCELLED'])[1 + g % 4]::task_status, \
+                now() - g * interval '1 second' \
+         from generate_series(1, $2) g",
+    )
+    .bind(owner)
+    .bind(count)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+async fn scaling(base: &str) -> Result<Value> {
+    let db = PgPool::connect_with(writers::db::options_from_env().await?).await?;
+    let client = http();
+    let (small, small_cookie) = new_user(&client, base).await?;
+    let (large, large_cookie) = new_user(&client, base).await?;
+    seed_tasks(&db, small, 100).await?;
+    seed_tasks(&db, large, 100_000).await?;
+    sqlx::query("analyze tasks").execute(&db).await?;
+    let mut cases = Vec::new();
+    for (name, cookie, query) in [
+        ("100 tasks, first page", &small_cookie, "limit=50"),
+        ("100,000 tasks, first page", &large_cookie, "limit=50"),
+        (
+            "100,000 tasks, skip=50000",
+            &large_cookie,
+            "limit=50&skip=50000",
+        ),
+        (
+            "100,000 tasks, status_filter=completed",
+            &large_cookie,
+            "limit=50&status_filter=completed",
+        ),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..31 {
+            let started = Instant::now();
+            let (status, _, _) = call(
+                &client,
+                "GET",
+                &format!("{base}/api/v1/tasks?{query}"),
+                &[("cookie", cookie)],
+                Vec::new(),
+            )
+            .await?;
+            times.push(ms(started.elapsed()));
+            if status != 200 {
+                bail!("list answered {status}");
+            }
+        }
+        cases.push(json!({"case": name, "p50_ms": median(times)}));
+    }
+    let mut plans = Vec::new();
+    for (name, status, offset) in [
+        ("first page", None, 0_i64),
+        ("skip=50000", None, 50_000),
+        ("status_filter=completed", Some("COMPLETED"), 0),
+    ] {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            // The list endpoint's query (tasks/db.rs), as the API runs it.
+            "explain (analyze, costs off, timing off, summary off) select * from tasks where user_id = $1 and ($2::task_status is null or status = $2::task_status) order by created_at desc, id desc limit $3 offset $4",
+        )
+        .bind(large)
+        .bind(status)
+        .bind(50_i64)
+        .bind(offset)
+        .fetch_all(&db)
+        .await?;
+        let plan: Vec<String> = rows.into_iter().map(|(line,)| line).collect();
+        plans.push(json!({"case": name, "plan": plan.join("\n")}));
+    }
+    Ok(json!({"cases": cases, "plans": plans}))
+}
+
+/// A payload-2.0 request as API Gateway sends it.
+fn http_event(method: &str, path: &str, headers: Value, body: &str) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "local", "domainName": "localhost",
+            "domainPrefix": "local", "requestId": Uuid::new_v4().to_string(),
+            "routeKey": format!("{method} {path}"), "stage": "$default",
+            "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+        },
+        "body": body,
+        "isBase64Encoded": false,
+    })
+}
+
+async fn secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> Result<String> {
+    client
+        .create_secret()
+        .name(format!("bench-{}", Uuid::new_v4().simple()))
+        .secret_string(value)
+        .send()
+        .await?
+        .arn
+        .context("an ARN")
+}
+
+async fn cold_start(bin_dir: &Path, base: &str) -> Result<Value> {
+    let config = Config::from_env()?;
+    let aws = writers::state::aws_sdk_config(&config).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let jwt = std::env::var("JWT_SECRET").context("JWT_SECRET (the Makefile's)")?;
+    let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL")?;
+    let jwt_arn = secret(&secrets, &jwt).await?;
+    let db_arn = secret(&secrets, &database_url).await?;
+    let client = http();
+    let (_, cookie) = new_user(&client, base).await?;
+    let bearer = {
+        let token = cookie.trim_start_matches("access_token=");
+        format!("Bearer {token}")
+    };
+    let auth = json!({"authorization": bearer, "host": "localhost"});
+    let none = json!({"host": "localhost"});
+    let cases: Vec<(&str, Value)> = vec![
+        ("hello-lambda", http_event("GET", "/", none.clone(), "")),
+        (
+            "api-docs",
+            http_event("GET", "/openapi.json", none.clone(), ""),
+        ),
+        ("auth", http_event("GET", "/auth/me", auth.clone(), "")),
+        (
+            "tasks-list",
+            http_event("GET", "/api/v1/tasks", auth.clone(), ""),
+        ),
+        (
+            "tasks-get",
+            http_event(
+                "GET",
+                &format!("/api/v1/tasks/{}", Uuid::new_v4()),
+                auth.clone(),
+                "",
+            ),
+        ),
+        ("tasks-create", {
+            let mut headers = auth.clone();
+            headers["content-type"] = json!("application/json");
+            http_event("POST", "/api/v1/tasks/uploads", headers, "{}")
+        }),
+        (
+            "file-processor",
+            json!({"Records": [{"messageId": "1", "receiptHandle": "r", "body": "{\"Event\":\"s3:TestEvent\"}", "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:writers-jobs", "awsRegion": "us-east-1"}]}),
+        ),
+        (
+            "sweeper",
+            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+        ),
+        ("migrate", json!({"command": "status"})),
+    ];
+    let mut results = Vec::new();
+    for (binary, event) in cases {
+        let (mut init, mut first) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let runtime = RuntimeApi::start(binary, Duration::from_secs(60)).await?;
+            let started = Instant::now();
+            let mut child = tokio::process::Command::new(bin_dir.join(binary))
+                .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
+                .env("AWS_LAMBDA_FUNCTION_NAME", format!("writers-{binary}"))
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+                .env_remove("DATABASE_URL")
+                .env_remove("JWT_SECRET")
+                .env("DATABASE_SECRET_ARN", &db_arn)
+                .env("JWT_SECRET_ARN", &jwt_arn)
+                .env("DB_MAX_CONNECTIONS", "2")
+                .env("RUST_LOG", "warn")
+                .kill_on_drop(true)
+                // Their logs (and the sweeper's metrics line) must not mix into this JSON.
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .with_context(|| format!("starting {binary}"))?;
+            let answer = runtime.invoke(event.clone()).await;
+            let answered = started.elapsed();
+            if let Err(e) = answer {
+                bail!("{binary} failed its first invocation: {e}");
+            }
+            let polled = runtime
+                .first_poll()
+                .context("the binary asked for an invocation")?;
+            init.push(ms(polled - started));
+            first.push(ms(answered));
+            child.kill().await?;
+        }
+        results.push(
+            json!({"binary": binary, "init_ms": median(init), "first_response_ms": median(first)}),
+        );
+    }
+    Ok(json!({"runs_each": 5, "functions": results}))
+}
+
+fn peak_rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("VmHWM in /proc/<pid>/status")
+}
+
+async fn process(bin_dir: &Path) -> Result<Value> {
+    let (s3, config) = s3().await?;
+    let db = PgPool::connect_with(writers::db::options_from_env().await?).await?;
+    let owner: Uuid = sqlx::query_scalar(
+        "insert into users (email, username, hashed_password) values ($1, $2, 'unused') returning id",
+    )
+    .bind(format!("bench-{}@example.com", Uuid::new_v4().simple()))
+    .bind(format!("bench_{}", &Uuid::new_v4().simple().to_string()[..12]))
+    .fetch_one(&db)
+    .await?;
+    let line = "It was a bright cold day in April, and the clocks were striking thirteen.\n";
+    let mut results = Vec::new();
+    for mib in [1_usize, 64, 256] {
+        let size = mib * 1024 * 1024;
+        let text: Vec<u8> = line.as_bytes().iter().copied().cycle().take(size).collect();
+        let key = format!(
+            "{}/uploads/bench/{}/{mib}.txt",
+            config.storage_root.prefix,
+            Uuid::new_v4()
+        );
+        s3.put_object()
+            .bucket(&config.storage_root.bucket)
+            .key(&key)
+            .body(text.into())
+            .send()
+            .await?;
+        // A plain streamed GET of the same object: the ceiling.
+        let mut gets = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let mut body = s3
+                .get_object()
+                .bucket(&config.storage_root.bucket)
+                .key(&key)
+                .send()
+                .await?
+                .body;
+            let mut read = 0;
+            while let Some(chunk) = body.try_next().await? {
+                read += chunk.len();
+            }
+            anyhow::ensure!(read == size, "read {read} of {size} bytes");
+            gets.push(started.elapsed().as_secs_f64());
+        }
+        let get_secs = median(gets);
+        let (mut runs, mut peaks) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let task: Uuid = sqlx::query_scalar(
+                "insert into tasks (title, user_id, status, file_path, file_name, file_content_type, file_size) \
+                 values ('Bench', $1, 'IN_PROGRESS', $2, 'bench.txt', 'text/plain', $3) returning id",
+            )
+            .bind(owner)
+            .bind(format!("s3://{}/{key}", config.storage_root.bucket))
+            .bind(i64::try_from(size)?)
+            .fetch_one(&db)
+            .await?;
+            let job = json!({"version": 1, "task_id": task, "bucket": config.storage_root.bucket, "key": key});
+            let event = json!({"Records": [{"messageId": task.to_string(), "receiptHandle": "r", "body": job.to_string(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:writers-jobs", "awsRegion": "us-east-1"}]});
+            let runtime = RuntimeApi::start("file-processor", Duration::from_secs(300)).await?;
+            let mut child = tokio::process::Command::new(bin_dir.join("file-processor"))
+                .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
+                .env("AWS_LAMBDA_FUNCTION_NAME", "writers-file-processor")
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+                .env("RUST_LOG", "warn")
+                .kill_on_drop(true)
+                // Their logs (and the sweeper's metrics line) must not mix into this JSON.
+                .stdout(std::process::Stdio::null())
+                .spawn()?;
+            let started = Instant::now();
+            let answer = runtime.invoke(event).await?;
+            let secs = started.elapsed().as_secs_f64();
+            anyhow::ensure!(
+                answer["batchItemFailures"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty),
+                "{answer}"
+            );
+            let status: String = sqlx::query_scalar("select status::text from tasks where id = $1")
+                .bind(task)
+                .fetch_one(&db)
+                .await?;
+            anyhow::ensure!(status == "COMPLETED", "the task is {status}");
+            peaks.push(peak_rss_kib(child.id().context("a pid")?)? as f64 / 1024.0);
+            child.kill().await?;
+            runs.push(secs);
+        }
+        let secs = median(runs);
+        results.push(json!({
+            "mib": mib,
+            "get_mib_per_sec": mib as f64 / get_secs,
+            "process_mib_per_sec": mib as f64 / secs,
+            "fraction_of_get": get_secs / secs,
+            "peak_rss_mib": peaks.into_iter().fold(0.0_f64, f64::max),
+        }));
+    }
+    Ok(json!({"sizes": results}))
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `make bench`: release builds, the stack, seeded data, every measurement, then BENCHMARKS.md.
+# Load comes from wrk (installed from Debian's packages if absent) against 127.0.0.1 only, for
+# bounded durations; figures are medians of several runs. Runs under the Makefile's environment.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out="$root/.local/bench"
+rm -rf "$out" && mkdir -p "$out"
+started=$SECONDS
+step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
+DURATION=${BENCH_DURATION:-10}   # seconds per wrk run
+RUNS=${BENCH_RUNS:-3}            # wrk runs per scenario (the median is reported)
+CONNECTIONS=16
+port=${BENCH_PORT:-8100}
+base="http://127.0.0.1:$port"
+
+step "load tool: wrk"
+if ! command -v wrk >/dev/null; then
+    echo "bench: installing wrk (Debian package)" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+
+step "Postgres (a fresh writers_bench database) and LocalStack"
+DATABASE_URL=$(scripts/postgres.sh fresh writers_bench)
+export DATABASE_URL
+localstack/localstack.sh up
+
+step "release builds: local-api, every function, the cold-start floor, the harness (first build: 10+ minutes)"
+cargo build --release --locked --bins -p writers -p bench \
+    -p auth -p tasks-create -p tasks-list -p tasks-get -p api-docs -p file-processor -p sweeper -p migrate
+bin="$root/target/release"
+"$bin/migrate" up >/dev/null
+
+step "starting local-api (release) on $base"
+# Per-request logs off (RUST_LOG=warn), as a production access log would go elsewhere.
+PORT=$port RUST_LOG=warn "$bin/local-api" >"$out/local-api.log" 2>&1 &
+api=$!
+trap 'kill $api 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -fsS "$base/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "$base/health" >/dev/null || { echo "bench: local-api did not start; see $out/local-api.log" >&2; exit 1; }
+
+# Resident memory of local-api, sampled while the load runs.
+( peak=0; while kill -0 $api 2>/dev/null; do
+      rss=$(awk '/^VmRSS:/ {print $2}' /proc/$api/status 2>/dev/null || echo 0)
+      [ "${rss:-0}" -gt "$peak" ] && peak=$rss && echo "$peak" >"$out/rss-peak-kib"
+      sleep 0.2
+  done ) &
+
+step "seeding: a user with 200 tasks"
+email="bench-$RANDOM$RANDOM@example.com"
+password="correct horse battery staple"
+curl -fsS -c "$out/cookies" -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"username\":\"bench_$RANDOM$RANDOM\",\"password\":\"$password\"}" \
+    "$base/auth/register" >"$out/user.json"
+user_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["user"]["id"])' "$out/user.json")
+cookie="access_token=$(awk '$6 == "access_token" {print $7}' "$out/cookies")"
+psql "$DATABASE_URL" -qc "insert into tasks (title, user_id, created_at) select 'Task ' || g, '$user_id', now() - g * interval '1 second' from generate_series(1, 200) g"
+task_id=$(psql "$DATABASE_URL" -Atc "select id from tasks where user_id = '$user_id' limit 1")
+boundary=bench-boundary-7MA4YWxkTrZu0gW
+printf -- '--%s\r\nContent-Disposition: form-data; name="title"\r\n\r\nA chapter\r\n--%s--\r\n' "$boundary" "$boundary" >"$out/no-file.body"
+python3 - "$out/with-file.body" "$boundary" <<'PY'
+import sys
+path, boundary = sys.argv[1], sys.argv[2]
+text = (b"It was a bright cold day in April, and the clocks were striking thirteen.\n" * 1500)[:100 * 1024]
+body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nA chapter\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"chapter.txt\"\r\n"
+        "Content-Type: text/plain\r\n\r\n").encode() + text + f"\r\n--{boundary}--\r\n".encode()
+open(path, "wb").write(body)
+PY
+printf '{"email":"%s","password":"%s"}' "$email" "$password" >"$out/login.body"
+
+step "pipeline latency (before the load below queues thousands of jobs): 20 uploads of 10 KiB, 202 to completed"
+"$bin/bench" pipeline "$base" 20 >"$out/pipeline.json"
+
+# scenario NAME METHOD PATH [BODY_FILE CONTENT_TYPE COOKIE]
+scenario() {
+    local name=$1 method=$2 path=$3 body=${4:-} type=${5:-} cookie=${6:-}
+    for run in $(seq "$RUNS"); do
+        WRK_METHOD=$method WRK_BODY_FILE=$body WRK_CONTENT_TYPE=$type WRK_COOKIE=$cookie \
+            wrk -t2 -c$CONNECTIONS -d"${DURATION}s" --latency -s tools/bench/request.lua "$base$path" \
+            >"$out/wrk-$name-$run.txt"
+    done
+}
+step "throughput and latency: 5 scenarios x $RUNS runs x ${DURATION}s, $CONNECTIONS connections"
+scenario list GET "/api/v1/tasks?limit=50" "" "" "$cookie"
+scenario get GET "/api/v1/tasks/$task_id" "" "" "$cookie"
+scenario create POST "/api/v1/tasks" "$out/no-file.body" "multipart/form-data; boundary=$boundary" "$cookie"
+scenario upload POST "/api/v1/tasks" "$out/with-file.body" "multipart/form-data; boundary=$boundary" "$cookie"
+scenario login POST "/auth/login" "$out/login.body" "application/json" ""
+awk '/^VmHWM:/ {print $2}' /proc/$api/status >"$out/hwm-kib"
+
+step "waiting for the uploads' jobs to drain (the in-process processor works through them)"
+drained=$SECONDS
+while [ "$(psql "$DATABASE_URL" -Atc "select count(*) from tasks where status = 'IN_PROGRESS'")" != 0 ]; do
+    [ $((SECONDS - drained)) -gt 600 ] && { echo "bench: jobs still in progress after 600 s" >&2; exit 1; }
+    sleep 1
+done
+echo "$((SECONDS - drained))" >"$out/drain-secs"
+psql "$DATABASE_URL" -Atc "select count(*) from tasks where file_path is not null" >"$out/uploads"
+
+step "bounds: one argon2id hash; LocalStack's PutObject rate for 100 KiB"
+"$bin/bench" hash >"$out/hash.json"
+"$bin/bench" put-rate "$DURATION" >"$out/put-rate.json"
+
+step "scaling with data: 100 and 100,000 tasks, with EXPLAIN"
+"$bin/bench" scaling "$base" >"$out/scaling.json"
+
+step "cold starts: every function binary and the floor, 5 starts each"
+"$bin/bench" cold-start "$bin" "$base" >"$out/cold-start.json"
+
+step "processing: 1, 64 and 256 MiB against a plain streamed GET"
+"$bin/bench" process "$bin" >"$out/process.json"
+
+step "writing BENCHMARKS.md"
+python3 tools/bench/report.py "$out" "$bin" >BENCHMARKS.md
+printf '\nmake bench: done in %ss; see BENCHMARKS.md\n' "$((SECONDS - started))"
