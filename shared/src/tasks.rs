@@ -14,8 +14,8 @@ use crate::{
 };
 use chrono::TimeDelta;
 use model::{
-    DeclaredFile, ListQuery, NewFile, NewTask, ResultDocument, StoredObject, Task, TaskStatus,
-    Upload, incoming_key, upload_key,
+    Cursor, DeclaredFile, ListQuery, NewFile, NewTask, ResultDocument, StoredObject, Task,
+    TaskStatus, Upload, incoming_key, upload_key,
 };
 
 use crate::files::storage::PresignedRequest;
@@ -198,20 +198,27 @@ pub async fn result(state: &AppState, owner: Uuid, id: Uuid) -> Result<ResultDoc
     Ok(document)
 }
 
+/// One page of the owner's tasks and how many match in all.
+#[derive(Debug)]
+pub struct Page {
+    pub tasks: Vec<Task>,
+    pub total: i64,
+    /// Where the next page starts; `None` when this page was not full.
+    pub next: Option<Cursor>,
+}
+
 /// One page of the owner's tasks, newest first, and how many match in all.
 ///
 /// # Errors
 /// [`Error::Database`] when the database is down.
-pub async fn list(
-    state: &AppState,
-    owner: Uuid,
-    query: &ListQuery,
-) -> Result<(Vec<Task>, i64), Error> {
+pub async fn list(state: &AppState, owner: Uuid, query: &ListQuery) -> Result<Page, Error> {
     let (tasks, total) = tokio::try_join!(
         db::list(&state.db, owner, query),
         db::count(&state.db, owner, query.status),
     )?;
-    Ok((tasks, total))
+    let full = i64::try_from(tasks.len()).is_ok_and(|n| n == query.limit);
+    let next = tasks.last().filter(|_| full).map(Cursor::after);
+    Ok(Page { tasks, total, next })
 }
 
 /// One task, if it belongs to `owner`.

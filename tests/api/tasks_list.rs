@@ -94,6 +94,73 @@ async fn status_filter_accepts_either_case(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn after_walks_every_task_once_with_ties_and_new_tasks(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ada = app.signed_up_user().await;
+    let me = list(&app, &ada, "").await;
+    assert_eq!(
+        me.json()["next"],
+        Value::Null,
+        "an empty list has no next page"
+    );
+    // Seven tasks; five share one created_at, so only the id tells them apart.
+    sqlx::query(
+        "insert into tasks (title, user_id, status, created_at) \
+         select 'seeded ' || g, $1, \
+                (case when g % 2 = 0 then 'COMPLETED' else 'PENDING' end)::task_status, \
+                timestamptz '2026-11-01 12:00:00+00' + least(g, 3) * interval '1 second' \
+         from generate_series(1, 7) g",
+    )
+    .bind(ada.id)
+    .execute(&pool)
+    .await
+    .expect("seeded");
+
+    let (mut seen, mut added) = (Vec::new(), 0);
+    let mut query = "?limit=3".to_owned();
+    loop {
+        let page = list(&app, &ada, &query).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}");
+        let page = page.json();
+        assert_eq!(page["total"], 7 + added);
+        seen.extend(titles(&page).into_iter().map(str::to_owned));
+        // A task added between pages is newer than every cursor, so it shifts nothing.
+        create_titled(&app, &ada, "added while paging").await;
+        added += 1;
+        match page["next"].as_str() {
+            Some(next) => query = format!("?limit=3&after={next}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = (1..=7).map(|g| format!("seeded {g}")).collect();
+    seen.sort();
+    expected.sort();
+    assert_eq!(
+        seen, expected,
+        "every seeded task once, none of the added ones"
+    );
+
+    // With a filter: the completed ones only (g = 2, 4, 6), two pages of two.
+    let first = list(&app, &ada, "?limit=2&status_filter=completed")
+        .await
+        .json();
+    let next = first["next"].as_str().expect("a full page has a next");
+    let second = list(
+        &app,
+        &ada,
+        &format!("?limit=2&status_filter=completed&after={next}"),
+    )
+    .await
+    .json();
+    let mut completed: Vec<&str> = titles(&first).into_iter().chain(titles(&second)).collect();
+    completed.sort_unstable();
+    assert_eq!(completed, ["seeded 2", "seeded 4", "seeded 6"]);
+    assert_eq!(second["next"], Value::Null);
+    assert_eq!(second["total"], 3);
+    assert!(seen.len() == 7 && added == 3, "three pages of 3, 3 and 1");
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn out_of_range_parameters_are_a_422_naming_the_parameter(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
@@ -107,6 +174,13 @@ async fn out_of_range_parameters_are_a_422_naming_the_parameter(pool: PgPool) {
         // Found by Schemathesis: an empty filter was taken as no filter, though the document says enum.
         ("?status_filter=", "status_filter"),
         ("?skip=2147483648", "skip"),
+        ("?after=abc", "after"),
+        ("?after=", "after"),
+        (
+            "?after=999999999999999999.00000000000000000000000000000000",
+            "after",
+        ),
+        ("?skip=1&after=1.00000000000000000000000000000000", "after"),
     ] {
         let response = list(&app, &ada, query).await;
         assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");

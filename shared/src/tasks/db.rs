@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     Error,
     files::analysis::TextStats,
-    tasks::model::{ListQuery, NewFile, NewTask, Task, TaskStatus},
+    tasks::model::{Cursor, ListQuery, NewFile, NewTask, Task, TaskStatus},
 };
 
 pub(crate) async fn insert(
@@ -57,49 +57,88 @@ pub(crate) async fn select_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Op
     Ok(task)
 }
 
-/// The owner's tasks, newest first (id breaks ties), optionally of one status.
+/// The owner's tasks after `q.after` (or from the start), newest first (id breaks ties),
+/// optionally of one status.
+///
+/// Two statements rather than one with `$status is null or …`: a prepared statement's generic
+/// plan cannot pick an index for an `or`, so each filter gets the index that serves it. The
+/// position is a row comparison the index answers too, so a page after a cursor costs the same
+/// at any depth.
 pub(crate) async fn list(
     db: impl PgExecutor<'_>,
     owner: Uuid,
     q: &ListQuery,
 ) -> Result<Vec<Task>, Error> {
-    let tasks = sqlx::query_as!(
-        Task,
-        r#"
-        select id, user_id, title, description, status as "status: TaskStatus", file_path,
-               file_name, file_content_type, file_size, due_date, created_at, updated_at,
-               completed_at, result_path, error, detected_content_type, sha256, line_count,
-               word_count, character_count, reading_minutes
-        from tasks
-        where user_id = $1 and ($2::task_status is null or status = $2)
-        order by created_at desc, id desc
-        limit $3 offset $4
-        "#,
-        owner,
-        q.status as Option<TaskStatus>,
-        q.limit,
-        q.skip,
-    )
-    .fetch_all(db)
-    .await?;
+    let after = q.after.unwrap_or_else(Cursor::start);
+    let tasks = if let Some(status) = q.status {
+        sqlx::query_as!(
+            Task,
+            r#"
+            select id, user_id, title, description, status as "status: TaskStatus", file_path,
+                   file_name, file_content_type, file_size, due_date, created_at, updated_at,
+                   completed_at, result_path, error, detected_content_type, sha256, line_count,
+                   word_count, character_count, reading_minutes
+            from tasks
+            where user_id = $1 and status = $2 and (created_at, id) < ($3, $4)
+            order by created_at desc, id desc
+            limit $5 offset $6
+            "#,
+            owner,
+            status as TaskStatus,
+            after.created_at,
+            after.id,
+            q.limit,
+            q.skip,
+        )
+        .fetch_all(db)
+        .await?
+    } else {
+        sqlx::query_as!(
+            Task,
+            r#"
+            select id, user_id, title, description, status as "status: TaskStatus", file_path,
+                   file_name, file_content_type, file_size, due_date, created_at, updated_at,
+                   completed_at, result_path, error, detected_content_type, sha256, line_count,
+                   word_count, character_count, reading_minutes
+            from tasks
+            where user_id = $1 and (created_at, id) < ($2, $3)
+            order by created_at desc, id desc
+            limit $4 offset $5
+            "#,
+            owner,
+            after.created_at,
+            after.id,
+            q.limit,
+            q.skip,
+        )
+        .fetch_all(db)
+        .await?
+    };
     Ok(tasks)
 }
 
+/// How many of the owner's tasks there are, optionally of one status (an index-only count).
 pub(crate) async fn count(
     db: impl PgExecutor<'_>,
     owner: Uuid,
     status: Option<TaskStatus>,
 ) -> Result<i64, Error> {
-    let total = sqlx::query_scalar!(
-        r#"
-        select count(*) as "count!" from tasks
-        where user_id = $1 and ($2::task_status is null or status = $2)
-        "#,
-        owner,
-        status as Option<TaskStatus>,
-    )
-    .fetch_one(db)
-    .await?;
+    let total = if let Some(status) = status {
+        sqlx::query_scalar!(
+            r#"select count(*) as "count!" from tasks where user_id = $1 and status = $2"#,
+            owner,
+            status as TaskStatus,
+        )
+        .fetch_one(db)
+        .await?
+    } else {
+        sqlx::query_scalar!(
+            r#"select count(*) as "count!" from tasks where user_id = $1"#,
+            owner,
+        )
+        .fetch_one(db)
+        .await?
+    };
     Ok(total)
 }
 

@@ -72,10 +72,11 @@ pub async fn list(
     current: CurrentUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<TaskPage>, Error> {
-    let (tasks, total) = tasks::list(&state, current.user.id, &params.parse()?).await?;
+    let page = tasks::list(&state, current.user.id, &params.parse()?).await?;
     Ok(Json(TaskPage {
-        tasks: tasks.into_iter().map(Into::into).collect(),
-        total,
+        tasks: page.tasks.into_iter().map(Into::into).collect(),
+        total: page.total,
+        next: page.next.map(|cursor| cursor.encode()),
     }))
 }
 

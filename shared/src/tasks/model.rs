@@ -182,6 +182,11 @@ pub struct ListParams {
     /// Only tasks with this status (the lowercase name; the uppercase one is accepted too).
     #[param(value_type = Option<TaskStatus>, example = "pending")]
     pub status_filter: Option<String>,
+    /// Keyset pagination: the `next` of the previous page. The page then starts after that task,
+    /// and costs the same however deep it is (a deep `skip` reads every row it skips). Cannot be
+    /// combined with `skip`.
+    #[param(value_type = Option<String>, example = "1795000000123456.3fa85f6457174562b3fc2c963f66afa6")]
+    pub after: Option<String>,
 }
 
 /// A validated page request.
@@ -190,6 +195,70 @@ pub struct ListQuery {
     pub skip: i64,
     pub limit: i64,
     pub status: Option<TaskStatus>,
+    /// Only tasks after this one, in list order.
+    pub after: Option<Cursor>,
+}
+
+/// A position in the list order (newest first, id breaking ties): the last task of a page.
+///
+/// On the wire it is opaque: `<created_at as Unix microseconds>.<id as 32 hex digits>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// Before every task: the position a first page starts from.
+    pub fn start() -> Self {
+        Self {
+            created_at: Self::latest(),
+            id: Uuid::max(),
+        }
+    }
+
+    /// The position just after `task`.
+    pub fn after(task: &Task) -> Self {
+        Self {
+            created_at: task.created_at,
+            id: task.id,
+        }
+    }
+
+    /// The cursor as sent to clients.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}.{}",
+            self.created_at.timestamp_micros(),
+            self.id.simple()
+        )
+    }
+
+    /// Reads [`Cursor::encode`]'s form back; `None` for anything else, including a time outside
+    /// the years 1–9999 (which the database could not compare).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (micros, id) = raw.split_once('.')?;
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        let earliest = NaiveDate::from_ymd_opt(1, 1, 1)?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc();
+        (earliest..=Self::latest())
+            .contains(&created_at)
+            .then_some(Self {
+                created_at,
+                id: id.parse().ok()?,
+            })
+    }
+
+    /// The end of year 9999: later than any task, and inside what Postgres stores.
+    fn latest() -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(9999, 12, 31)
+            .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
+            .map_or(DateTime::<Utc>::MAX_UTC, |d| d.and_utc())
+    }
 }
 
 impl ListParams {
@@ -255,11 +324,29 @@ impl ListParams {
                 parsed
             }
         };
+        let after = self.after.as_deref().and_then(|raw| {
+            let cursor = Cursor::parse(raw);
+            if cursor.is_none() {
+                errors.merge(ValidationErrors::at(
+                    &["query", "after"],
+                    "must be the `next` of a previous page",
+                    "cursor",
+                ));
+            } else if skip > 0 {
+                errors.merge(ValidationErrors::at(
+                    &["query", "after"],
+                    "cannot be combined with skip",
+                    "cursor_with_skip",
+                ));
+            }
+            cursor
+        });
         if errors.is_empty() {
             Ok(ListQuery {
                 skip,
                 limit,
                 status,
+                after,
             })
         } else {
             Err(errors)
@@ -481,6 +568,9 @@ pub struct TaskPage {
     pub tasks: Vec<TaskView>,
     /// Every task that matches the filter, across all pages.
     pub total: i64,
+    /// The cursor of the next page, to pass as `after`; `null` when this page is the last.
+    #[schema(example = "1795000000123456.3fa85f6457174562b3fc2c963f66afa6")]
+    pub next: Option<String>,
 }
 
 /// `POST /api/v1/tasks` as JSON, for a task without a file.
@@ -757,26 +847,82 @@ mod tests {
             Ok(ListQuery {
                 skip: 0,
                 limit: 100,
-                status: None
+                status: None,
+                after: None,
             })
         );
         let params = |skip: &str, limit: &str, status: &str| ListParams {
             skip: Some(skip.into()),
             limit: Some(limit.into()),
             status_filter: Some(status.into()),
+            after: None,
         };
         assert_eq!(
             params("5", "10", "IN_PROGRESS").parse(),
             Ok(ListQuery {
                 skip: 5,
                 limit: 10,
-                status: Some(TaskStatus::InProgress)
+                status: Some(TaskStatus::InProgress),
+                after: None,
             })
         );
         let errors = params("-1", "101", "done").parse().expect_err("all bad");
         let locs: Vec<_> = errors.items().iter().map(|e| e.loc[1].as_str()).collect();
         assert_eq!(locs, ["skip", "limit", "status_filter"]);
         assert!(params("x", "0", "pending").parse().is_err());
+    }
+
+    #[test]
+    fn a_cursor_round_trips_and_anything_else_is_refused() {
+        let cursor = Cursor {
+            created_at: DateTime::from_timestamp_micros(1_795_000_000_123_456).expect("a time"),
+            id: Uuid::new_v4(),
+        };
+        assert_eq!(Cursor::parse(&cursor.encode()), Some(cursor));
+        assert_eq!(
+            Cursor::parse(&Cursor::start().encode()),
+            Some(Cursor::start())
+        );
+        let id = Uuid::nil().simple().to_string();
+        for bad in [
+            String::new(),
+            "x".into(),
+            format!("1.{}", &id[1..]),
+            format!("1.{id}x"),
+            format!("abc.{id}"),
+            format!("{}.{id}", i64::MAX),
+            format!("{}.{id}", i64::MIN),
+            // Year 10000 and year 0: outside what the database compares.
+            format!("253402300800000000.{id}"),
+            format!("-62135596800000001.{id}"),
+            format!("1.{}", "g".repeat(32)),
+        ] {
+            assert_eq!(Cursor::parse(&bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn after_needs_a_cursor_and_no_skip() {
+        let with = |skip: Option<&str>, after: &str| ListParams {
+            skip: skip.map(Into::into),
+            after: Some(after.into()),
+            ..ListParams::default()
+        };
+        let cursor = Cursor::start();
+        assert_eq!(
+            with(Some("0"), &cursor.encode()).parse().map(|q| q.after),
+            Ok(Some(cursor))
+        );
+        let loc = |params: ListParams| {
+            let errors = params.parse().expect_err("refused");
+            errors
+                .items()
+                .iter()
+                .map(|e| e.loc[1].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(loc(with(None, "not-a-cursor")), ["after"]);
+        assert_eq!(loc(with(Some("10"), &cursor.encode())), ["after"]);
     }
 
     #[test]
@@ -899,8 +1045,15 @@ mod tests {
         }
 
         #[test]
-        fn list_parameters_never_panic(skip in "\\PC{0,30}", limit in "\\PC{0,30}", status in "\\PC{0,30}") {
-            let _ = ListParams { skip: Some(skip), limit: Some(limit), status_filter: Some(status) }.parse();
+        fn list_parameters_never_panic(skip in "\\PC{0,30}", limit in "\\PC{0,30}", status in "\\PC{0,30}", after in "[0-9a-f.-]{0,60}|\\PC{0,60}") {
+            let _ = ListParams { skip: Some(skip), limit: Some(limit), status_filter: Some(status), after: Some(after) }.parse();
+        }
+
+        #[test]
+        fn a_cursor_in_range_round_trips(micros in -62_135_596_800_000_000_i64..=253_402_300_799_999_999, id in any::<u128>()) {
+            let raw = format!("{micros}.{id:032x}");
+            let cursor = Cursor::parse(&raw);
+            prop_assert_eq!(cursor.map(|c| c.encode()), Some(raw));
         }
     }
 }
