@@ -218,10 +218,7 @@ fn database(env: &Env<'_>) -> Result<Database, ConfigError> {
         (None, Some(arn)) => DatabaseSource::Secret {
             arn,
             host: env.optional("DB_HOST"),
-            port: env
-                .optional("DB_PORT")
-                .map(|_| env.parsed("DB_PORT"))
-                .transpose()?,
+            port: env.parsed_opt("DB_PORT")?,
             name: env.optional("DB_NAME"),
         },
         (None, None) => {
@@ -231,10 +228,7 @@ fn database(env: &Env<'_>) -> Result<Database, ConfigError> {
             ));
         }
     };
-    let ssl_mode = env
-        .optional("DB_SSLMODE")
-        .map(|_| env.parsed::<PgSslMode>("DB_SSLMODE"))
-        .transpose()?;
+    let ssl_mode: Option<PgSslMode> = env.parsed_opt("DB_SSLMODE")?;
     let ssl_root_cert = env.optional("DB_SSL_ROOT_CERT");
     if matches!(ssl_mode, Some(PgSslMode::VerifyCa | PgSslMode::VerifyFull))
         && ssl_root_cert.is_none()
@@ -365,10 +359,15 @@ impl Env<'_> {
     where
         T: FromStr<Err: fmt::Display>,
     {
-        match self.optional(name) {
-            None => Ok(default),
-            Some(_) => self.parsed(name),
-        }
+        Ok(self.parsed_opt(name)?.unwrap_or(default))
+    }
+
+    /// `None` when unset; parsed (and named when malformed) when set.
+    fn parsed_opt<T>(&self, name: &'static str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr<Err: fmt::Display>,
+    {
+        self.optional(name).map(|_| self.parsed(name)).transpose()
     }
 }
 

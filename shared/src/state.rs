@@ -92,17 +92,17 @@ impl AppState {
                         TokenKeys::new(current, previous.as_ref())
                     }
                     JwtSecret::SecretsManager { arn } => {
-                        let current = self
-                            .secret_version(arn, "AWSCURRENT", "the JWT secret")
-                            .await?
-                            .ok_or_else(|| {
-                                anyhow::anyhow!(
-                                    "JWT_SECRET_ARN names a secret with no current value"
-                                )
-                            })?;
-                        let previous = self
-                            .secret_version(arn, "AWSPREVIOUS", "the JWT secret")
-                            .await?;
+                        let current =
+                            read_secret(&self.secrets, arn, "AWSCURRENT", "the JWT secret")
+                                .await?
+                                .ok_or_else(|| {
+                                    anyhow::anyhow!(
+                                        "JWT_SECRET_ARN names a secret with no current value"
+                                    )
+                                })?;
+                        let previous =
+                            read_secret(&self.secrets, arn, "AWSPREVIOUS", "the JWT secret")
+                                .await?;
                         tracing::info!(
                             rotation = previous.is_some(),
                             "token keys loaded from Secrets Manager"
@@ -131,8 +131,7 @@ impl AppState {
         if read_at.is_some_and(|at| at.elapsed() < DATABASE_SECRET_MAX_AGE) {
             return Ok(());
         }
-        let secret = self
-            .secret_version(arn, "AWSCURRENT", "the database secret")
+        let secret = read_secret(&self.secrets, arn, "AWSCURRENT", "the database secret")
             .await?
             .ok_or_else(|| {
                 anyhow::anyhow!("DATABASE_SECRET_ARN names a secret with no current value")
@@ -146,15 +145,6 @@ impl AppState {
         *read_at = Some(Instant::now());
         tracing::info!("database credentials loaded from Secrets Manager");
         Ok(())
-    }
-
-    async fn secret_version(
-        &self,
-        arn: &str,
-        stage: &str,
-        what: &str,
-    ) -> Result<Option<SecretString>, Error> {
-        read_secret(&self.secrets, arn, stage, what).await
     }
 }
 
