@@ -5,7 +5,7 @@
 //! core, allocated once and reused. Sixteen logins at once then hold two of them on two cores
 //! (38 MiB), not sixteen fresh allocations that the allocator keeps afterwards.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::{
     ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version,
@@ -142,44 +142,49 @@ struct Workspace;
 
 /// The free workspaces, and a permit per core to take one.
 struct Workspaces {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     free: Mutex<Vec<Vec<Block>>>,
 }
 
 static WORKSPACES: LazyLock<Workspaces> = LazyLock::new(|| Workspaces {
-    permits: Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)),
+    permits: Arc::new(Semaphore::new(
+        std::thread::available_parallelism().map_or(1, usize::from),
+    )),
     free: Mutex::new(Vec::new()),
 });
 
 impl Workspace {
     /// Runs `work` on the blocking pool with a workspace, waiting for one if every core is busy
     /// hashing; the async executor stays free for other requests meanwhile.
+    ///
+    /// The blocking task itself returns the workspace and the permit when the hash is done, so a
+    /// request that is dropped mid-hash (its client went away) neither loses the workspace nor
+    /// lets another hash start before this one has finished.
     async fn run<T: Send + 'static>(
         work: impl FnOnce(&mut [Block]) -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        let _permit = WORKSPACES
-            .permits
-            .acquire()
+        let permit = Arc::clone(&WORKSPACES.permits)
+            .acquire_owned()
             .await
             .map_err(|e| anyhow::anyhow!("password hashing is shut down: {e}"))?;
-        let mut memory = WORKSPACES
-            .free
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let free = || {
+            WORKSPACES
+                .free
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let mut memory = free()
             .pop()
             .unwrap_or_else(|| vec![Block::default(); params().block_count()]);
-        let (memory, result) = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let result = work(&mut memory);
-            (memory, result)
+            free().push(memory);
+            drop(permit);
+            result
         })
         .await
-        .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))?;
-        WORKSPACES
-            .free
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(memory);
-        result.map_err(Error::Unexpected)
+        .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))?
+        .map_err(Error::Unexpected)
     }
 }
 
@@ -292,6 +297,24 @@ mod tests {
             (1..=cores).contains(&free),
             "{free} workspaces for {cores} cores"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_dropped_mid_hash_gives_back_its_workspace_when_the_hash_ends() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let phc = hash(password("correct horse")).await.expect("hash");
+        let mut checks = tokio::task::JoinSet::new();
+        for _ in 0..2 * cores {
+            checks.spawn(verify(password("correct horse"), Some(phc.clone())));
+        }
+        // Every core is hashing now; the callers go away, as a client that disconnects does.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        checks.abort_all();
+        while checks.join_next().await.is_some() {}
+        // The permits come back only as the hashes end, and with them every workspace.
+        let all = u32::try_from(cores).expect("few cores");
+        let _permits = WORKSPACES.permits.acquire_many(all).await.expect("open");
+        assert_eq!(WORKSPACES.free.lock().expect("not poisoned").len(), cores);
     }
 
     #[tokio::test]
