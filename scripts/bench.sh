@@ -21,6 +21,18 @@ if ! command -v wrk >/dev/null; then
     if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
 
+# The bench's own bucket and queues: a `make run` server polling writers-jobs would otherwise take
+# (and, knowing none of these tasks, consume) the bench's jobs.
+export STORAGE_ROOT=s3://writers-bench/writers
+export QUEUE_URL=http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-bench-jobs
+export DEAD_LETTER_QUEUE_URL=http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-bench-jobs-dlq
+if ss -ltn "sport = :$port" | grep -q LISTEN; then
+    echo "bench: port $port is taken (an earlier bench's local-api?):" >&2
+    ss -ltnp "sport = :$port" >&2 || true
+    echo "bench: stop that process, or set BENCH_PORT to a free port" >&2
+    exit 1
+fi
+
 step "Postgres (a fresh writers_bench database) and LocalStack"
 DATABASE_URL=$(scripts/postgres.sh fresh writers_bench)
 export DATABASE_URL
@@ -38,13 +50,20 @@ PORT=$port RUST_LOG=warn "$bin/local-api" >"$out/local-api.log" 2>&1 &
 api=$!
 trap 'kill $api 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -fsS "$base/health" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$base/health" >/dev/null || { echo "bench: local-api did not start; see $out/local-api.log" >&2; exit 1; }
+{ kill -0 $api 2>/dev/null && curl -fsS "$base/health" >/dev/null; } ||
+    { echo "bench: local-api did not start; see $out/local-api.log" >&2; exit 1; }
 
-# Resident memory of local-api, sampled while the load runs.
-( peak=0; while kill -0 $api 2>/dev/null; do
-      rss=$(awk '/^VmRSS:/ {print $2}' /proc/$api/status 2>/dev/null || echo 0)
-      [ "${rss:-0}" -gt "$peak" ] && peak=$rss && echo "$peak" >"$out/rss-peak-kib"
-      sleep 0.2
+# Resident memory of local-api, sampled while the load runs: the peak of each scenario (the one
+# named in $out/scenario), as VmRSS and as its private part (RssAnon: heap and stacks, not the
+# binary's pages, which the page cache shares).
+echo idle >"$out/scenario"
+( while kill -0 $api 2>/dev/null; do
+      name=$(cat "$out/scenario")
+      read -r rss anon < <(awk '/^VmRSS:/ {r=$2} /^RssAnon:/ {a=$2} END {print r+0, a+0}' /proc/$api/status 2>/dev/null || echo "0 0")
+      peak=$(cat "$out/rss-$name" 2>/dev/null || echo "0 0")
+      [ "$rss" -gt "${peak% *}" ] && echo "$rss ${peak#* }" >"$out/rss-$name" && peak="$rss ${peak#* }"
+      [ "$anon" -gt "${peak#* }" ] && echo "${peak% *} $anon" >"$out/rss-$name"
+      sleep 0.1
   done ) &
 
 step "seeding: a user with 200 tasks"
@@ -73,33 +92,60 @@ printf '{"email":"%s","password":"%s"}' "$email" "$password" >"$out/login.body"
 step "pipeline latency (before the load below queues thousands of jobs): 20 uploads of 10 KiB, 202 to completed"
 "$bin/bench" pipeline "$base" 20 >"$out/pipeline.json"
 
+# CPU time (clock ticks) of local-api, of Postgres (every backend; the postmaster's reaped children
+# count the ones that exited), of LocalStack, and of the machine.
+ticks() {
+    local ls_pid; ls_pid=$(cat .local/localstack.pid 2>/dev/null || echo 0)
+    printf '%s %s %s %s\n' \
+        "$(awk '{print $14 + $15}' /proc/$api/stat)" \
+        "$(cat $(pgrep -x postgres | sed 's|.*|/proc/&/stat|') 2>/dev/null | awk '{s += $14 + $15 + $16 + $17} END {print s + 0}')" \
+        "$(awk '{print $14 + $15}' /proc/$ls_pid/stat 2>/dev/null || echo 0)" \
+        "$(awk '/^cpu / {print $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)"
+}
 # scenario NAME METHOD PATH [BODY_FILE CONTENT_TYPE COOKIE]
 scenario() {
     local name=$1 method=$2 path=$3 body=${4:-} type=${5:-} cookie=${6:-}
+    echo "$name" >"$out/scenario"
+    local before; before=$(ticks)
     for run in $(seq "$RUNS"); do
         WRK_METHOD=$method WRK_BODY_FILE=$body WRK_CONTENT_TYPE=$type WRK_COOKIE=$cookie \
             wrk -t2 -c$CONNECTIONS -d"${DURATION}s" --latency -s tools/bench/request.lua "$base$path" \
             >"$out/wrk-$name-$run.txt"
     done
+    echo "$before $(ticks)" >"$out/cpu-$name"
+    echo idle >"$out/scenario"
 }
 step "throughput and latency: 5 scenarios x $RUNS runs x ${DURATION}s, $CONNECTIONS connections"
 scenario list GET "/api/v1/tasks?limit=50" "" "" "$cookie"
 scenario get GET "/api/v1/tasks/$task_id" "" "" "$cookie"
 scenario create POST "/api/v1/tasks" "$out/no-file.body" "multipart/form-data; boundary=$boundary" "$cookie"
 scenario upload POST "/api/v1/tasks" "$out/with-file.body" "multipart/form-data; boundary=$boundary" "$cookie"
-scenario login POST "/auth/login" "$out/login.body" "application/json" ""
-awk '/^VmHWM:/ {print $2}' /proc/$api/status >"$out/hwm-kib"
-
+# Before login: the backlog would otherwise compete with the hashing for the two cores.
 step "waiting for the uploads' jobs to drain (the in-process processor works through them)"
-drained=$SECONDS
-while [ "$(psql "$DATABASE_URL" -Atc "select count(*) from tasks where status = 'IN_PROGRESS'")" != 0 ]; do
-    [ $((SECONDS - drained)) -gt 600 ] && { echo "bench: jobs still in progress after 600 s" >&2; exit 1; }
+drained=$SECONDS report=0
+while :; do
+    left=$(psql "$DATABASE_URL" -Atc "select count(*) from tasks where status in ('PENDING', 'IN_PROGRESS') and file_path is not null")
+    [ "$left" = 0 ] && break
+    waited=$((SECONDS - drained))
+    if [ "$waited" -ge "$report" ]; then
+        report=$((report + 15))
+        echo "bench: $left uploads not yet processed after ${waited}s; jobs queue: $("$bin/bench" queue 2>&1)" >&2
+    fi
+    if [ "$waited" -gt 600 ]; then
+        echo "bench: uploads still unprocessed after 600 s; the end of $out/local-api.log:" >&2
+        tail -n 20 "$out/local-api.log" >&2
+        exit 1
+    fi
+    kill -0 $api 2>/dev/null || { echo "bench: local-api exited; see $out/local-api.log" >&2; exit 1; }
     sleep 1
 done
 echo "$((SECONDS - drained))" >"$out/drain-secs"
 psql "$DATABASE_URL" -Atc "select count(*) from tasks where file_path is not null" >"$out/uploads"
+step "throughput and latency: login, $RUNS runs x ${DURATION}s"
+scenario login POST "/auth/login" "$out/login.body" "application/json" ""
+awk '/^VmHWM:/ {print $2}' /proc/$api/status >"$out/hwm-kib"
 
-step "bounds: one argon2id hash; LocalStack's PutObject rate for 100 KiB"
+step "bounds: one argon2id hash (and one per core at once); LocalStack's PutObject rate for 100 KiB"
 "$bin/bench" hash >"$out/hash.json"
 "$bin/bench" put-rate "$DURATION" >"$out/put-rate.json"
 
@@ -109,8 +155,9 @@ step "scaling with data: 100 and 100,000 tasks, with EXPLAIN"
 step "cold starts: every function binary and the floor, 5 starts each"
 "$bin/bench" cold-start "$bin" "$base" >"$out/cold-start.json"
 
-step "processing: 1, 64 and 256 MiB against a plain streamed GET"
+step "processing: 1, 64 and 256 MiB against a plain streamed GET; the analyzer alone"
 "$bin/bench" process "$bin" >"$out/process.json"
+"$bin/bench" analyze >"$out/analyze.json"
 
 step "writing BENCHMARKS.md"
 python3 tools/bench/report.py "$out" "$bin" >BENCHMARKS.md

@@ -9,6 +9,8 @@
 //! bench scaling BASE              list latency for 100 and 100,000 tasks, with EXPLAIN plans
 //! bench cold-start BIN_DIR BASE   each function binary's init and first response, and the floor
 //! bench process BIN_DIR           the file processor on 1, 64 and 256 MiB against a plain GET
+//! bench analyze                   the analyzer alone on 64 MiB of text in memory (CPU bound)
+//! bench queue                     the jobs queue's depth: waiting and in flight (for diagnostics)
 //! ```
 
 use std::{
@@ -28,6 +30,7 @@ use uuid::Uuid;
 use writers::{
     Config,
     processor::runtime_api::RuntimeApi,
+    tasks::model::Cursor,
     users::{model::Password, password},
 };
 
@@ -44,6 +47,8 @@ async fn main() -> Result<()> {
         ["scaling", base] => scaling(base).await?,
         ["cold-start", bin_dir, base] => cold_start(Path::new(bin_dir), base).await?,
         ["process", bin_dir] => process(Path::new(bin_dir)).await?,
+        ["queue"] => queue_depth().await?,
+        ["analyze"] => analyze(),
         _ => bail!("usage: see bench/src/main.rs"),
     };
     println!("{result}");
@@ -158,9 +163,34 @@ async fn hash() -> Result<Value> {
     }
     let hash_ms = median(times);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Ok(
-        json!({"hash_ms": hash_ms, "cores": cores, "login_bound_rps": cores as f64 * 1000.0 / hash_ms}),
-    )
+    // The same hashes, as many at once as there are cores, for 5 s: what the cores sustain together
+    // (they share caches and memory bandwidth, which one hash alone does not feel).
+    let started = Instant::now();
+    let mut hashing = tokio::task::JoinSet::new();
+    for _ in 0..cores {
+        hashing.spawn(async move {
+            let mut done = 0_u32;
+            while started.elapsed() < Duration::from_secs(5) {
+                let secret = Password::parse("correct horse battery staple")
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                password::hash(secret)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                done += 1;
+            }
+            anyhow::Ok(done)
+        });
+    }
+    let mut hashes = 0;
+    while let Some(done) = hashing.join_next().await {
+        hashes += done??;
+    }
+    Ok(json!({
+        "hash_ms": hash_ms,
+        "cores": cores,
+        "login_bound_rps": cores as f64 * 1000.0 / hash_ms,
+        "all_cores_hashes_per_sec": f64::from(hashes) / started.elapsed().as_secs_f64(),
+    }))
 }
 
 async fn s3() -> Result<(aws_sdk_s3::Client, Config)> {
@@ -172,6 +202,45 @@ async fn s3() -> Result<(aws_sdk_s3::Client, Config)> {
             .build(),
     );
     Ok((client, config))
+}
+
+/// The processor's analysis alone (SHA-256, sniffing, text counts) over 64 MiB in 64 KiB chunks,
+/// as S3 hands them over: its CPU ceiling, apart from the network and LocalStack.
+fn analyze() -> Value {
+    let line = "It was a bright cold day in April, and the clocks were striking thirteen.\n";
+    let text: Vec<u8> = line.bytes().cycle().take(64 * 1024 * 1024).collect();
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut analyzer = writers::files::analysis::Analyzer::default();
+        for chunk in text.chunks(64 * 1024) {
+            analyzer.update(chunk);
+        }
+        std::hint::black_box(analyzer.finish());
+        runs.push(64.0 / started.elapsed().as_secs_f64());
+    }
+    json!({"analyzer_mib_per_sec": median(runs)})
+}
+
+/// The jobs queue's approximate depth, as SQS counts it.
+async fn queue_depth() -> Result<Value> {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let config = Config::from_env()?;
+    let aws = writers::state::aws_sdk_config(&config).await;
+    let attributes = aws_sdk_sqs::Client::new(&aws)
+        .get_queue_attributes()
+        .queue_url(&config.queue_url)
+        .attribute_names(Name::ApproximateNumberOfMessages)
+        .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await?
+        .attributes
+        .unwrap_or_default();
+    let count = |name: &Name| attributes.get(name).and_then(|n| n.parse::<u64>().ok());
+    Ok(json!({
+        "waiting": count(&Name::ApproximateNumberOfMessages),
+        "in_flight": count(&Name::ApproximateNumberOfMessagesNotVisible),
+    }))
 }
 
 async fn put_rate(seconds: u64) -> Result<Value> {
@@ -290,7 +359,17 @@ async fn scaling(base: &str) -> Result<Value> {
     let (large, large_cookie) = new_user(&client, base).await?;
     seed_tasks(&db, small, 100).await?;
     seed_tasks(&db, large, 100_000).await?;
-    sqlx::query("analyze tasks").execute(&db).await?;
+    // Steady state: autovacuum would have set the visibility map by now, which lets `count(*)`
+    // answer from the index alone; a bulk insert a moment ago has not had it yet.
+    sqlx::query("vacuum (analyze) tasks").execute(&db).await?;
+    let (at, id): (chrono::DateTime<chrono::Utc>, Uuid) = sqlx::query_as(
+        "select created_at, id from tasks where user_id = $1 order by created_at desc, id desc offset 49999 limit 1",
+    )
+    .bind(large)
+    .fetch_one(&db)
+    .await?;
+    let after = Cursor { created_at: at, id }.encode();
+    let deep_after = format!("limit=50&after={after}");
     let mut cases = Vec::new();
     for (name, cookie, query) in [
         ("100 tasks, first page", &small_cookie, "limit=50"),
@@ -299,6 +378,11 @@ async fn scaling(base: &str) -> Result<Value> {
             "100,000 tasks, skip=50000",
             &large_cookie,
             "limit=50&skip=50000",
+        ),
+        (
+            "100,000 tasks, after= the 50,000th (keyset)",
+            &large_cookie,
+            deep_after.as_str(),
         ),
         (
             "100,000 tasks, status_filter=completed",
@@ -324,25 +408,48 @@ async fn scaling(base: &str) -> Result<Value> {
         }
         cases.push(json!({"case": name, "p50_ms": median(times)}));
     }
+    // The list endpoint's statements (tasks/db.rs), as the API runs them, and its count.
+    const LIST: &str = "explain (analyze, costs off, timing off, summary off) \
+        select * from tasks where user_id = $1 and (created_at, id) < ($2, $3) \
+        order by created_at desc, id desc limit 50 offset $4";
+    const LIST_BY_STATUS: &str = "explain (analyze, costs off, timing off, summary off) \
+        select * from tasks where user_id = $1 and status = $5::task_status and (created_at, id) < ($2, $3) \
+        order by created_at desc, id desc limit 50 offset $4";
+    let start = Cursor::start();
+    let deep = Cursor { created_at: at, id };
     let mut plans = Vec::new();
-    for (name, status, offset) in [
-        ("first page", None, 0_i64),
-        ("skip=50000", None, 50_000),
-        ("status_filter=completed", Some("COMPLETED"), 0),
+    for (name, sql, status, cursor, offset) in [
+        ("first page", LIST, None, start, 0_i64),
+        ("skip=50000", LIST, None, start, 50_000),
+        ("after= the 50,000th", LIST, None, deep, 0),
+        (
+            "status_filter=completed",
+            LIST_BY_STATUS,
+            Some("COMPLETED"),
+            start,
+            0,
+        ),
     ] {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            // The list endpoint's query (tasks/db.rs), as the API runs it.
-            "explain (analyze, costs off, timing off, summary off) select * from tasks where user_id = $1 and ($2::task_status is null or status = $2::task_status) order by created_at desc, id desc limit $3 offset $4",
-        )
-        .bind(large)
-        .bind(status)
-        .bind(50_i64)
-        .bind(offset)
-        .fetch_all(&db)
-        .await?;
+        let mut query = sqlx::query_as::<_, (String,)>(sql)
+            .bind(large)
+            .bind(cursor.created_at)
+            .bind(cursor.id)
+            .bind(offset);
+        if let Some(status) = status {
+            query = query.bind(status);
+        }
+        let rows = query.fetch_all(&db).await?;
         let plan: Vec<String> = rows.into_iter().map(|(line,)| line).collect();
         plans.push(json!({"case": name, "plan": plan.join("\n")}));
     }
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "explain (analyze, costs off, timing off, summary off) select count(*) from tasks where user_id = $1",
+    )
+    .bind(large)
+    .fetch_all(&db)
+    .await?;
+    let plan: Vec<String> = rows.into_iter().map(|(line,)| line).collect();
+    plans.push(json!({"case": "total (the count beside every page)", "plan": plan.join("\n")}));
     Ok(json!({"cases": cases, "plans": plans}))
 }
 
@@ -489,8 +596,7 @@ async fn process(bin_dir: &Path) -> Result<Value> {
     .fetch_one(&db)
     .await?;
     let line = "It was a bright cold day in April, and the clocks were striking thirteen.\n";
-    let mut results = Vec::new();
-    for mib in [1_usize, 64, 256] {
+    let put = async |mib: usize| -> Result<String> {
         let size = mib * 1024 * 1024;
         let text: Vec<u8> = line.as_bytes().iter().copied().cycle().take(size).collect();
         let key = format!(
@@ -504,8 +610,59 @@ async fn process(bin_dir: &Path) -> Result<Value> {
             .body(text.into())
             .send()
             .await?;
-        // A plain streamed GET of the same object: the ceiling.
-        let mut gets = Vec::new();
+        Ok(key)
+    };
+    // One task for the object at `key`, processed by the binary behind `runtime`; the seconds taken.
+    let run = async |runtime: &RuntimeApi, key: &str, size: usize| -> Result<f64> {
+        let task: Uuid = sqlx::query_scalar(
+            "insert into tasks (title, user_id, status, file_path, file_name, file_content_type, file_size) \
+             values ('Bench', $1, 'IN_PROGRESS', $2, 'bench.txt', 'text/plain', $3) returning id",
+        )
+        .bind(owner)
+        .bind(format!("s3://{}/{key}", config.storage_root.bucket))
+        .bind(i64::try_from(size)?)
+        .fetch_one(&db)
+        .await?;
+        let job = json!({"version": 1, "task_id": task, "bucket": config.storage_root.bucket, "key": key});
+        let event = json!({"Records": [{"messageId": task.to_string(), "receiptHandle": "r", "body": job.to_string(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:writers-jobs", "awsRegion": "us-east-1"}]});
+        let started = Instant::now();
+        let answer = runtime.invoke(event).await?;
+        let secs = started.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            answer["batchItemFailures"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
+            "{answer}"
+        );
+        let status: String = sqlx::query_scalar("select status::text from tasks where id = $1")
+            .bind(task)
+            .fetch_one(&db)
+            .await?;
+        anyhow::ensure!(status == "COMPLETED", "the task is {status}");
+        Ok(secs)
+    };
+    let warm_up = put(1).await?;
+    let mut results = Vec::new();
+    for mib in [1_usize, 64, 256] {
+        let size = mib * 1024 * 1024;
+        let key = put(mib).await?;
+        // A fresh process per size, warmed by one task of its own first: its connections, first
+        // secret reads and lazy set-up are the cold start's (measured above), not throughput.
+        let runtime = RuntimeApi::start("file-processor", Duration::from_secs(300)).await?;
+        let mut child = tokio::process::Command::new(bin_dir.join("file-processor"))
+            .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "writers-file-processor")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            // Its logs must not mix into this JSON.
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let first_secs = run(&runtime, &warm_up, 1024 * 1024).await?;
+        // A plain streamed GET of the same object (the ceiling), then a task, three times over:
+        // alternating them lets LocalStack's drift from one moment to the next touch both alike.
+        let (mut gets, mut runs) = (Vec::new(), Vec::new());
         for _ in 0..3 {
             let started = Instant::now();
             let mut body = s3
@@ -521,57 +678,19 @@ async fn process(bin_dir: &Path) -> Result<Value> {
             }
             anyhow::ensure!(read == size, "read {read} of {size} bytes");
             gets.push(started.elapsed().as_secs_f64());
+            runs.push(run(&runtime, &key, size).await?);
         }
         let get_secs = median(gets);
-        let (mut runs, mut peaks) = (Vec::new(), Vec::new());
-        for _ in 0..3 {
-            let task: Uuid = sqlx::query_scalar(
-                "insert into tasks (title, user_id, status, file_path, file_name, file_content_type, file_size) \
-                 values ('Bench', $1, 'IN_PROGRESS', $2, 'bench.txt', 'text/plain', $3) returning id",
-            )
-            .bind(owner)
-            .bind(format!("s3://{}/{key}", config.storage_root.bucket))
-            .bind(i64::try_from(size)?)
-            .fetch_one(&db)
-            .await?;
-            let job = json!({"version": 1, "task_id": task, "bucket": config.storage_root.bucket, "key": key});
-            let event = json!({"Records": [{"messageId": task.to_string(), "receiptHandle": "r", "body": job.to_string(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:writers-jobs", "awsRegion": "us-east-1"}]});
-            let runtime = RuntimeApi::start("file-processor", Duration::from_secs(300)).await?;
-            let mut child = tokio::process::Command::new(bin_dir.join("file-processor"))
-                .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
-                .env("AWS_LAMBDA_FUNCTION_NAME", "writers-file-processor")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("RUST_LOG", "warn")
-                .kill_on_drop(true)
-                // Their logs (and the sweeper's metrics line) must not mix into this JSON.
-                .stdout(std::process::Stdio::null())
-                .spawn()?;
-            let started = Instant::now();
-            let answer = runtime.invoke(event).await?;
-            let secs = started.elapsed().as_secs_f64();
-            anyhow::ensure!(
-                answer["batchItemFailures"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty),
-                "{answer}"
-            );
-            let status: String = sqlx::query_scalar("select status::text from tasks where id = $1")
-                .bind(task)
-                .fetch_one(&db)
-                .await?;
-            anyhow::ensure!(status == "COMPLETED", "the task is {status}");
-            peaks.push(peak_rss_kib(child.id().context("a pid")?)? as f64 / 1024.0);
-            child.kill().await?;
-            runs.push(secs);
-        }
+        let peak = peak_rss_kib(child.id().context("a pid")?)? as f64 / 1024.0;
+        child.kill().await?;
         let secs = median(runs);
         results.push(json!({
             "mib": mib,
             "get_mib_per_sec": mib as f64 / get_secs,
             "process_mib_per_sec": mib as f64 / secs,
             "fraction_of_get": get_secs / secs,
-            "peak_rss_mib": peaks.into_iter().fold(0.0_f64, f64::max),
+            "first_task_ms": first_secs * 1000.0,
+            "peak_rss_mib": peak,
         }));
     }
     Ok(json!({"sizes": results}))
