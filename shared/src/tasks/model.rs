@@ -183,8 +183,8 @@ pub struct ListParams {
     #[param(value_type = Option<TaskStatus>, example = "pending")]
     pub status_filter: Option<String>,
     /// Keyset pagination: the `next` of the previous page. The page then starts after that task,
-    /// and costs the same however deep it is (a deep `skip` reads every row it skips). Cannot be
-    /// combined with `skip`.
+    /// and costs the same however deep it is (a deep `skip` reads every row it skips); a `skip`
+    /// given with it counts from there.
     #[param(value_type = Option<String>, example = "1795000000123456.3fa85f6457174562b3fc2c963f66afa6")]
     pub after: Option<String>,
 }
@@ -331,12 +331,6 @@ impl ListParams {
                     &["query", "after"],
                     "must be the `next` of a previous page",
                     "cursor",
-                ));
-            } else if skip > 0 {
-                errors.merge(ValidationErrors::at(
-                    &["query", "after"],
-                    "cannot be combined with skip",
-                    "cursor_with_skip",
                 ));
             }
             cursor
@@ -902,27 +896,18 @@ mod tests {
     }
 
     #[test]
-    fn after_needs_a_cursor_and_no_skip() {
+    fn after_needs_a_cursor_and_may_come_with_skip() {
         let with = |skip: Option<&str>, after: &str| ListParams {
             skip: skip.map(Into::into),
             after: Some(after.into()),
             ..ListParams::default()
         };
         let cursor = Cursor::start();
-        assert_eq!(
-            with(Some("0"), &cursor.encode()).parse().map(|q| q.after),
-            Ok(Some(cursor))
-        );
-        let loc = |params: ListParams| {
-            let errors = params.parse().expect_err("refused");
-            errors
-                .items()
-                .iter()
-                .map(|e| e.loc[1].clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(loc(with(None, "not-a-cursor")), ["after"]);
-        assert_eq!(loc(with(Some("10"), &cursor.encode())), ["after"]);
+        let query = with(Some("10"), &cursor.encode()).parse().expect("valid");
+        assert_eq!((query.skip, query.after), (10, Some(cursor)));
+        let errors = with(None, "not-a-cursor").parse().expect_err("refused");
+        let locs: Vec<_> = errors.items().iter().map(|e| e.loc[1].as_str()).collect();
+        assert_eq!(locs, ["after"]);
     }
 
     #[test]
