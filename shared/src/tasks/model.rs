@@ -185,7 +185,7 @@ pub struct ListParams {
     /// Keyset pagination: the `next` of the previous page. The page then starts after that task,
     /// and costs the same however deep it is (a deep `skip` reads every row it skips); a `skip`
     /// given with it counts from there.
-    #[param(value_type = Option<String>, example = "1795000000123456.3fa85f6457174562b3fc2c963f66afa6")]
+    #[param(value_type = Option<String>, pattern = r"^-?[0-9]{1,18}\.[0-9a-fA-F]{32}$", example = "1795000000123456.3fa85f6457174562b3fc2c963f66afa6")]
     pub after: Option<String>,
 }
 
@@ -234,23 +234,29 @@ impl Cursor {
         )
     }
 
-    /// Reads [`Cursor::encode`]'s form back; `None` for anything else, including a time outside
-    /// the years 1–9999 (which the database could not compare).
+    /// Reads [`Cursor::encode`]'s form back (the `pattern` of [`ListParams::after`]); `None` for
+    /// anything else.
+    /// A time outside the years 1–9999, which the database cannot compare, is moved to the nearer
+    /// end of that range: before every task, or after every task (an empty page).
     pub fn parse(raw: &str) -> Option<Self> {
         let (micros, id) = raw.split_once('.')?;
-        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let digits = micros.strip_prefix('-').unwrap_or(micros);
+        if !(1..=18).contains(&digits.len())
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || id.len() != 32
+            || !id.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return None;
         }
+        // Eighteen digits stay inside both i64 and chrono's range, so neither step fails.
         let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
         let earliest = NaiveDate::from_ymd_opt(1, 1, 1)?
             .and_hms_opt(0, 0, 0)?
             .and_utc();
-        (earliest..=Self::latest())
-            .contains(&created_at)
-            .then_some(Self {
-                created_at,
-                id: id.parse().ok()?,
-            })
+        Some(Self {
+            created_at: created_at.clamp(earliest, Self::latest()),
+            id: id.parse().ok()?,
+        })
     }
 
     /// The end of year 9999: later than any task, and inside what Postgres stores.
@@ -884,14 +890,40 @@ mod tests {
             format!("1.{}", &id[1..]),
             format!("1.{id}x"),
             format!("abc.{id}"),
+            format!(".{id}"),
+            format!("-.{id}"),
+            format!("+1.{id}"),
             format!("{}.{id}", i64::MAX),
-            format!("{}.{id}", i64::MIN),
-            // Year 10000 and year 0: outside what the database compares.
-            format!("253402300800000000.{id}"),
-            format!("-62135596800000001.{id}"),
+            format!("1234567890123456789.{id}"),
             format!("1.{}", "g".repeat(32)),
         ] {
             assert_eq!(Cursor::parse(&bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_cursor_outside_the_years_postgres_compares_moves_to_the_nearer_end() {
+        let id = Uuid::nil().simple().to_string();
+        let later = Cursor::parse(&format!("999999999999999999.{id}")).expect("well formed");
+        assert_eq!(later.created_at, Cursor::start().created_at);
+        let earlier = Cursor::parse(&format!("-999999999999999999.{id}")).expect("well formed");
+        assert_eq!(
+            earlier.created_at.format("%Y-%m-%d").to_string(),
+            "0001-01-01"
+        );
+    }
+
+    #[test]
+    fn every_form_the_documented_pattern_allows_is_accepted() {
+        // `^-?[0-9]{1,18}\.[0-9a-fA-F]{32}$`: its extremes.
+        let id = Uuid::nil().simple().to_string();
+        for raw in [
+            format!("0.{id}"),
+            format!("-5.{id}"),
+            format!("{}.{id}", "9".repeat(18)),
+            format!("-{}.{}", "9".repeat(18), "F".repeat(32)),
+        ] {
+            assert!(Cursor::parse(&raw).is_some(), "{raw}");
         }
     }
 
@@ -1032,6 +1064,11 @@ mod tests {
         #[test]
         fn list_parameters_never_panic(skip in "\\PC{0,30}", limit in "\\PC{0,30}", status in "\\PC{0,30}", after in "[0-9a-f.-]{0,60}|\\PC{0,60}") {
             let _ = ListParams { skip: Some(skip), limit: Some(limit), status_filter: Some(status), after: Some(after) }.parse();
+        }
+
+        #[test]
+        fn anything_the_documented_pattern_matches_is_accepted(raw in "-?[0-9]{1,18}\\.[0-9a-fA-F]{32}") {
+            prop_assert!(Cursor::parse(&raw).is_some());
         }
 
         #[test]
