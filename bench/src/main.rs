@@ -26,11 +26,15 @@ use hyper_util::{
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::{
+    events::{self, HttpEvent},
+    lambda::Deployment,
+    runtime_api::RuntimeApi,
+};
 use uuid::Uuid;
 use writers::{
     Config,
-    processor::runtime_api::RuntimeApi,
-    tasks::model::Cursor,
+    tasks::paging::Cursor,
     users::{model::Password, password},
 };
 
@@ -134,18 +138,11 @@ async fn new_user(client: &Http, base: &str) -> Result<(Uuid, String)> {
 }
 
 fn multipart(title: &str, file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
-    let boundary = "bench-boundary-7MA4YWxkTrZu0gW";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n{title}\r\n"
-    )
-    .into_bytes();
+    let mut parts = vec![testkit::Part::text("title", title)];
     if let Some((name, bytes)) = file {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n").as_bytes());
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
+        parts.push(testkit::Part::file(name, "text/plain", bytes));
     }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    testkit::multipart::encode(&parts)
 }
 
 // ---- the measurements ----------------------------------------------------------------------
@@ -195,7 +192,7 @@ async fn hash() -> Result<Value> {
 
 async fn s3() -> Result<(aws_sdk_s3::Client, Config)> {
     let config = Config::from_env()?;
-    let aws = writers::state::aws_sdk_config(&config).await;
+    let aws = writers::aws::sdk_config(&config).await;
     let client = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&aws)
             .force_path_style(true)
@@ -226,7 +223,7 @@ fn analyze() -> Value {
 async fn queue_depth() -> Result<Value> {
     use aws_sdk_sqs::types::QueueAttributeName as Name;
     let config = Config::from_env()?;
-    let aws = writers::state::aws_sdk_config(&config).await;
+    let aws = writers::aws::sdk_config(&config).await;
     let attributes = aws_sdk_sqs::Client::new(&aws)
         .get_queue_attributes()
         .queue_url(&config.queue_url)
@@ -453,106 +450,87 @@ async fn scaling(base: &str) -> Result<Value> {
     Ok(json!({"cases": cases, "plans": plans}))
 }
 
-/// A payload-2.0 request as API Gateway sends it.
-fn http_event(method: &str, path: &str, headers: Value, body: &str) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {path}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "000000000000", "apiId": "local", "domainName": "localhost",
-            "domainPrefix": "local", "requestId": Uuid::new_v4().to_string(),
-            "routeKey": format!("{method} {path}"), "stage": "$default",
-            "time": "26/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
-        },
-        "body": body,
-        "isBase64Encoded": false,
-    })
+/// A payload-2.0 request as API Gateway sends it, from the host `localhost`.
+fn http_event(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Value {
+    let mut event = HttpEvent::new(method, path)
+        .header("host", "localhost")
+        .header("user-agent", "bench")
+        .body(body.as_bytes());
+    for (name, value) in headers {
+        event = event.header(name, value);
+    }
+    event.to_json()
 }
 
-async fn secret(client: &aws_sdk_secretsmanager::Client, value: &str) -> Result<String> {
-    client
-        .create_secret()
-        .name(format!("bench-{}", Uuid::new_v4().simple()))
-        .secret_string(value)
-        .send()
-        .await?
-        .arn
-        .context("an ARN")
+/// An SQS batch of one message carrying `body`, received once.
+fn sqs_event(id: &str, body: &str) -> Result<Value> {
+    let mut message = events::message(id, body);
+    message
+        .attributes
+        .insert("ApproximateReceiveCount".to_owned(), "1".to_owned());
+    Ok(serde_json::to_value(events::batch([message]))?)
 }
 
 async fn cold_start(bin_dir: &Path, base: &str) -> Result<Value> {
     let config = Config::from_env()?;
-    let aws = writers::state::aws_sdk_config(&config).await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let jwt = std::env::var("JWT_SECRET").context("JWT_SECRET (the Makefile's)")?;
     let database_url = std::env::var("DATABASE_URL").context("DATABASE_URL")?;
-    let jwt_arn = secret(&secrets, &jwt).await?;
-    let db_arn = secret(&secrets, &database_url).await?;
+    let jwt_arn = testkit::aws::secret(&config, "bench", &jwt).await;
+    let db_arn = testkit::aws::secret(&config, "bench", &database_url).await;
+    let deployment = Deployment::new(
+        bin_dir,
+        vec![
+            ("DATABASE_SECRET_ARN".to_owned(), db_arn),
+            ("JWT_SECRET_ARN".to_owned(), jwt_arn),
+            ("DB_MAX_CONNECTIONS".to_owned(), "2".to_owned()),
+        ],
+    );
     let client = http();
     let (_, cookie) = new_user(&client, base).await?;
     let bearer = {
         let token = cookie.trim_start_matches("access_token=");
         format!("Bearer {token}")
     };
-    let auth = json!({"authorization": bearer, "host": "localhost"});
-    let none = json!({"host": "localhost"});
+    let auth = [("authorization", bearer.as_str())];
     let cases: Vec<(&str, Value)> = vec![
-        ("hello-lambda", http_event("GET", "/", none.clone(), "")),
-        (
-            "api-docs",
-            http_event("GET", "/openapi.json", none.clone(), ""),
-        ),
-        ("auth", http_event("GET", "/auth/me", auth.clone(), "")),
-        (
-            "tasks-list",
-            http_event("GET", "/api/v1/tasks", auth.clone(), ""),
-        ),
+        ("hello-lambda", http_event("GET", "/", &[], "")),
+        ("api-docs", http_event("GET", "/openapi.json", &[], "")),
+        ("auth", http_event("GET", "/auth/me", &auth, "")),
+        ("tasks-list", http_event("GET", "/api/v1/tasks", &auth, "")),
         (
             "tasks-get",
             http_event(
                 "GET",
                 &format!("/api/v1/tasks/{}", Uuid::new_v4()),
-                auth.clone(),
+                &auth,
                 "",
             ),
         ),
-        ("tasks-create", {
-            let mut headers = auth.clone();
-            headers["content-type"] = json!("application/json");
-            http_event("POST", "/api/v1/tasks/uploads", headers, "{}")
-        }),
+        (
+            "tasks-create",
+            http_event(
+                "POST",
+                "/api/v1/tasks/uploads",
+                &[auth[0], ("content-type", "application/json")],
+                "{}",
+            ),
+        ),
         (
             "file-processor",
-            json!({"Records": [{"messageId": "1", "receiptHandle": "r", "body": "{\"Event\":\"s3:TestEvent\"}", "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:writers-jobs", "awsRegion": "us-east-1"}]}),
+            sqs_event("1", r#"{"Event":"s3:TestEvent"}"#)?,
         ),
-        (
-            "sweeper",
-            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
-        ),
+        ("sweeper", events::schedule()),
         ("migrate", json!({"command": "status"})),
     ];
     let mut results = Vec::new();
     for (binary, event) in cases {
         let (mut init, mut first) = (Vec::new(), Vec::new());
         for _ in 0..5 {
-            let runtime = RuntimeApi::start(binary, Duration::from_secs(60)).await?;
+            let runtime =
+                RuntimeApi::start(&format!("writers-{binary}"), Duration::from_secs(60)).await?;
+            let mut command = deployment.command(&runtime, binary);
             let started = Instant::now();
-            let mut child = tokio::process::Command::new(bin_dir.join(binary))
-                .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
-                .env("AWS_LAMBDA_FUNCTION_NAME", format!("writers-{binary}"))
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env_remove("DATABASE_URL")
-                .env_remove("JWT_SECRET")
-                .env("DATABASE_SECRET_ARN", &db_arn)
-                .env("JWT_SECRET_ARN", &jwt_arn)
-                .env("DB_MAX_CONNECTIONS", "2")
-                .env("RUST_LOG", "warn")
-                .kill_on_drop(true)
+            let mut child = command
                 // Their logs (and the sweeper's metrics line) must not mix into this JSON.
                 .stdout(std::process::Stdio::null())
                 .spawn()
@@ -588,12 +566,11 @@ fn peak_rss_kib(pid: u32) -> Result<u64> {
 async fn process(bin_dir: &Path) -> Result<Value> {
     let (s3, config) = s3().await?;
     let db = PgPool::connect_with(writers::db::options_from_env().await?).await?;
-    let owner: Uuid = sqlx::query_scalar(
-        "insert into users (email, username, hashed_password) values ($1, $2, 'unused') returning id",
+    let owner = testkit::insert_user(
+        &db,
+        &format!("bench-{}@example.com", Uuid::new_v4().simple()),
+        &format!("bench_{}", &Uuid::new_v4().simple().to_string()[..12]),
     )
-    .bind(format!("bench-{}@example.com", Uuid::new_v4().simple()))
-    .bind(format!("bench_{}", &Uuid::new_v4().simple().to_string()[..12]))
-    .fetch_one(&db)
     .await?;
     let line = "It was a bright cold day in April, and the clocks were striking thirteen.\n";
     let put = async |mib: usize| -> Result<String> {
@@ -624,7 +601,7 @@ async fn process(bin_dir: &Path) -> Result<Value> {
         .fetch_one(&db)
         .await?;
         let job = json!({"version": 1, "task_id": task, "bucket": config.storage_root.bucket, "key": key});
-        let event = json!({"Records": [{"messageId": task.to_string(), "receiptHandle": "r", "body": job.to_string(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:writers-jobs", "awsRegion": "us-east-1"}]});
+        let event = sqs_event(&task.to_string(), &job.to_string())?;
         let started = Instant::now();
         let answer = runtime.invoke(event).await?;
         let secs = started.elapsed().as_secs_f64();
@@ -648,14 +625,9 @@ async fn process(bin_dir: &Path) -> Result<Value> {
         let key = put(mib).await?;
         // A fresh process per size, warmed by one task of its own first: its connections, first
         // secret reads and lazy set-up are the cold start's (measured above), not throughput.
-        let runtime = RuntimeApi::start("file-processor", Duration::from_secs(300)).await?;
-        let mut child = tokio::process::Command::new(bin_dir.join("file-processor"))
-            .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "writers-file-processor")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("RUST_LOG", "warn")
-            .kill_on_drop(true)
+        let runtime = RuntimeApi::start("writers-file-processor", Duration::from_secs(300)).await?;
+        let mut child = runtime
+            .command(&bin_dir.join("file-processor"), 512)
             // Its logs must not mix into this JSON.
             .stdout(std::process::Stdio::null())
             .spawn()?;

@@ -150,7 +150,7 @@ fn jwt_secret(env: &Env<'_>) -> Result<JwtSecret, ConfigError> {
         }),
         (None, None) => Err(ConfigError::invalid(
             "JWT_SECRET",
-            "is not set (nor JWT_SECRET_ARN; see the table in README.md)",
+            "is not set (nor JWT_SECRET_ARN; see docs/configuration.md)",
         )),
     }
 }
@@ -224,7 +224,7 @@ fn database(env: &Env<'_>) -> Result<Database, ConfigError> {
         (None, None) => {
             return Err(ConfigError::invalid(
                 "DATABASE_URL",
-                "is not set (nor DATABASE_SECRET_ARN; see the table in README.md)",
+                "is not set (nor DATABASE_SECRET_ARN; see docs/configuration.md)",
             ));
         }
     };
@@ -342,7 +342,7 @@ impl Env<'_> {
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
         self.optional(name)
-            .ok_or_else(|| ConfigError::invalid(name, "is not set (see the table in README.md)"))
+            .ok_or_else(|| ConfigError::invalid(name, "is not set (see docs/configuration.md)"))
     }
 
     fn parsed<T>(&self, name: &'static str) -> Result<T, ConfigError>

@@ -3,6 +3,5 @@
 pub mod analysis;
 pub mod docx;
 pub mod message;
-pub mod outbox;
 pub mod queue;
 pub mod storage;

@@ -5,12 +5,15 @@
 //! - [`config`]: [`Config`] read once from the environment; secrets never print.
 //! - [`state`]: [`AppState`], the pool and AWS clients built once per cold start.
 //! - [`error`]: [`Error`], what operations fail with; `http::error` maps it to responses.
-//! - [`db`]: the lazily connecting pool and the embedded migrations.
-//! - [`files`]: S3 under the `STORAGE_ROOT` prefix, and the SQS jobs queue.
+//! - [`aws`]: the AWS SDK configuration every client shares, and Secrets Manager reads.
+//! - [`db`]: the lazily connecting pool, and (in [`db::migrate`]) the embedded migrations.
+//! - [`files`]: S3 under the `STORAGE_ROOT` prefix, the SQS jobs queue and its messages, the
+//!   streaming analyzer and the `.docx` reader.
 //! - [`http`]: the one route table, shared by the local server, each Lambda function and the
 //!   OpenAPI document.
 //! - [`users`]: accounts, sessions, tokens, cookies and the brute-force limits.
-//! - [`tasks`]: tasks, their uploads and the job that processes them.
+//! - [`tasks`]: tasks, their uploads and the job that processes them; [`tasks::lifecycle`] makes
+//!   every status change and [`tasks::objects`] owns the S3 key layout.
 //! - [`processor`]: the file processor behind the jobs queue, and the local poller that feeds it.
 //! - [`sweeper`]: scheduled housekeeping (outbox delivery, cancelling jobs that keep failing).
 //! - [`clock`]: the time every rule reads, movable in tests.
@@ -24,9 +27,10 @@
 //! local-api / integration tests ────────┴→ http::routes → <feature>::http → <feature> → <feature>::db, files
 //!
 //! SQS → functions/file-processor::main ─┐
-//! local-api's poller ───────────────────┴→ processor::handle_batch → files::{analysis, docx}, tasks::db
+//! local-api's poller ───────────────────┴→ processor::handle_batch → files::{analysis, docx}, tasks::lifecycle
 //! ```
 
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -3,7 +3,8 @@
 //!
 //! For each upload it streams the object from S3 into the [`Analyzer`] (size, SHA-256, the type
 //! from the bytes, text statistics), reads a `.docx` body through [`docx`], writes the full result
-//! to `<prefix>/results/<task_id>.json` and completes the task in one guarded statement.
+//! to `<prefix>/results/<task_id>.json` and completes the task in one guarded statement
+//! (`tasks::lifecycle`).
 //!
 //! Delivery is at least once, so everything is idempotent: a task that has finished is left
 //! alone, racing workers write the same deterministic result and only one update wins, and a
@@ -12,7 +13,6 @@
 //! and finally parks in the dead-letter queue, where the sweeper finds it.
 
 pub mod poller;
-pub mod runtime_api;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -27,12 +27,14 @@ use crate::{
         analysis::{Analysis, Analyzer},
         docx::{self, BodyText, Rejected},
         message::JobMessage,
-        storage,
+        storage::{self, StoredObject},
     },
     tasks::{
         self,
-        db::Completion,
-        model::{ResultDocument, StoredObject, TaskStatus},
+        lifecycle::{self, Completion},
+        model::TaskStatus,
+        objects,
+        wire::ResultDocument,
     },
 };
 
@@ -59,6 +61,11 @@ pub fn deadline_in(deadline_ms: u64) -> Instant {
     };
     Instant::now() + left
 }
+
+// The SQS event and its batch response are our own four small types rather than
+// `aws_lambda_events`' (already in the lock file for `lambda_http`): its `sqs` feature brings
+// `serde_with` and its proc-macro tree into every build for the sake of these fields, and its
+// `#[non_exhaustive]` structs could not be built as plainly by the poller and the tests.
 
 /// The batch Lambda's SQS event source delivers (only the fields the processor reads).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -209,10 +216,10 @@ pub async fn handle_message(
             let outcome = process(state, job.task_id, &job.bucket, &job.key).await?;
             Ok(vec![(Some(job.task_id), outcome)])
         }
-        JobMessage::Created(objects) => {
-            let mut outcomes = Vec::with_capacity(objects.len());
-            let incoming = state.storage.root().key("incoming/");
-            for object in objects {
+        JobMessage::Created(created) => {
+            let mut outcomes = Vec::with_capacity(created.len());
+            let incoming = objects::incoming_prefix(state.storage.root());
+            for object in created {
                 if !object.key.starts_with(&incoming) {
                     // The API queues its own uploads; an event for one would race its transaction.
                     outcomes.push((
@@ -221,7 +228,7 @@ pub async fn handle_message(
                     ));
                     continue;
                 }
-                match task_of_upload(state, &object.key) {
+                match objects::task_of_upload(state.storage.root(), &object.key) {
                     Some(task_id) => {
                         let outcome = process(state, task_id, &object.bucket, &object.key).await?;
                         outcomes.push((Some(task_id), outcome));
@@ -246,20 +253,6 @@ pub async fn handle_message(
             Outcome::Skipped(format!("malformed message: {reason}")),
         )]),
     }
-}
-
-/// The task an upload key names: `<prefix>/{uploads,incoming}/<user_id>/<task_id>/<name>`.
-pub fn task_of_upload(state: &AppState, key: &str) -> Option<Uuid> {
-    let root = state.storage.root();
-    let rest = key
-        .strip_prefix(&root.key("uploads/"))
-        .or_else(|| key.strip_prefix(&root.key("incoming/")))?;
-    let mut segments = rest.split('/');
-    let (_user, task, _name) = (segments.next()?, segments.next()?, segments.next()?);
-    if segments.next().is_some() {
-        return None;
-    }
-    task.parse().ok()
 }
 
 /// Why an analysis did not finish.
@@ -315,21 +308,21 @@ pub async fn process(
     }
     // A direct upload has just arrived: its task moves on from `pending`.
     if task.status == TaskStatus::Pending {
-        tasks::db::mark_in_progress(&state.db, task_id).await?;
+        lifecycle::start(&state.db, task_id).await?;
     }
     let declared = task.file_size.and_then(|n| u64::try_from(n).ok());
     let analysis = match analyse(state, key, declared).await {
         Ok(analysis) => analysis,
         Err(Problem::Transient(e)) => return Err(e),
         Err(Problem::Permanent(reason)) => {
-            return Ok(if tasks::db::cancel(&state.db, task_id, &reason).await? {
+            return Ok(if lifecycle::cancel(&state.db, task_id, &reason).await? {
                 Outcome::Cancelled(reason)
             } else {
                 Outcome::AlreadyFinished
             });
         }
     };
-    let result_key = result_key(state, task_id);
+    let result_key = objects::result_key(state.storage.root(), task_id);
     let document = ResultDocument {
         version: 1,
         task_id,
@@ -353,7 +346,7 @@ pub async fn process(
         sha256: &analysis.sha256,
         text: analysis.text.as_ref(),
     };
-    if tasks::db::complete(&state.db, task_id, state.clock.now(), &done).await? {
+    if lifecycle::complete(&state.db, task_id, state.clock.now(), &done).await? {
         return Ok(Outcome::Completed);
     }
     // Finished meanwhile. A twin's result is the same bytes; a cancelled task keeps none.
@@ -362,11 +355,6 @@ pub async fn process(
         state.storage.delete(&result_key).await?;
     }
     Ok(Outcome::AlreadyFinished)
-}
-
-/// Where a task's full result is stored.
-pub fn result_key(state: &AppState, task_id: Uuid) -> String {
-    state.storage.root().key(&format!("results/{task_id}.json"))
 }
 
 /// Streams the object once through the [`Analyzer`]; a zip is then read as a `.docx` by ranges.

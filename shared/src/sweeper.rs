@@ -15,12 +15,11 @@ use uuid::Uuid;
 use crate::{
     AppState, Error,
     files::{
-        message::JobMessage,
-        outbox::{self, FileJob},
+        message::{FileJob, JobMessage},
         queue::JobQueue,
+        storage::StoredObject,
     },
-    processor,
-    tasks::{self, model::StoredObject},
+    tasks::{self, lifecycle, objects, outbox},
     users,
 };
 
@@ -119,7 +118,7 @@ pub async fn run(state: &AppState) -> Result<SweepReport, Error> {
         report.dead_letters_read = read;
         report.tasks_cancelled += cancelled;
     }
-    let stuck = tasks::db::cancel_stuck(
+    let stuck = lifecycle::cancel_stuck(
         &state.db,
         state.clock.now() - GIVE_UP_AFTER,
         FAILED_REPEATEDLY,
@@ -170,7 +169,7 @@ async fn settle_expired_uploads(state: &AppState) -> Result<(usize, usize), Erro
             state.jobs.send(&job).await?;
             tracing::warn!(%task_id, "direct upload arrived without a notification; queued");
             queued += 1;
-        } else if tasks::db::cancel(&state.db, task_id, UPLOAD_NOT_RECEIVED).await? {
+        } else if lifecycle::cancel(&state.db, task_id, UPLOAD_NOT_RECEIVED).await? {
             tracing::info!(%task_id, "task cancelled: its upload never arrived");
             cancelled += 1;
         }
@@ -184,7 +183,7 @@ async fn delete_orphans(state: &AppState) -> Result<usize, Error> {
     let before = std::time::SystemTime::from(state.clock.now() - UPLOAD_GRACE);
     let keys = state
         .storage
-        .list_older_than(&root.key("incoming/"), before, UPLOADS_PER_RUN)
+        .list_older_than(&objects::incoming_prefix(root), before, UPLOADS_PER_RUN)
         .await?;
     if keys.is_empty() {
         return Ok(0);
@@ -231,7 +230,7 @@ async fn cancel_dead_lettered(
         read += messages.len();
         for message in messages {
             for task_id in tasks_named(state, message.body.as_deref().unwrap_or_default()) {
-                if tasks::db::cancel(&state.db, task_id, FAILED_REPEATEDLY).await? {
+                if lifecycle::cancel(&state.db, task_id, FAILED_REPEATEDLY).await? {
                     tracing::warn!(%task_id, "task cancelled: its job is in the dead-letter queue");
                     cancelled += 1;
                 }
@@ -245,9 +244,9 @@ async fn cancel_dead_lettered(
 fn tasks_named(state: &AppState, body: &str) -> Vec<Uuid> {
     match JobMessage::parse(body) {
         JobMessage::Job(job) => vec![job.task_id],
-        JobMessage::Created(objects) => objects
+        JobMessage::Created(created) => created
             .iter()
-            .filter_map(|o| processor::task_of_upload(state, &o.key))
+            .filter_map(|o| objects::task_of_upload(state.storage.root(), &o.key))
             .collect(),
         JobMessage::TestEvent | JobMessage::Malformed(_) => Vec::new(),
     }

@@ -1,24 +1,33 @@
 //! Tasks: create (with an upload to S3 and a job through the outbox), list and get.
 //!
-//! Operations order the work and own the rules; SQL is in `tasks::db`, the wire in `tasks::http`.
+//! Operations order the work and own the rules. Beside them: `model` (the record, its status,
+//! validated input), `paging` (list parameters and the cursor), `objects` (a task's file and its S3
+//! keys), `wire` (request and response shapes), `lifecycle` (every status change), `outbox` (jobs
+//! written with their task, then sent), `db` (the other SQL) and `http` (the handlers).
 
 pub mod db;
 pub mod http;
+pub mod lifecycle;
 pub mod model;
+pub mod objects;
+pub mod outbox;
+pub mod paging;
+pub mod wire;
 
+use chrono::TimeDelta;
 use uuid::Uuid;
 
 use crate::{
     AppState, Error,
-    files::outbox::{self, FileJob},
+    files::{
+        message::FileJob,
+        storage::{PresignedRequest, StoredObject},
+    },
 };
-use chrono::TimeDelta;
-use model::{
-    Cursor, DeclaredFile, ListQuery, NewFile, NewTask, ResultDocument, StoredObject, Task,
-    TaskStatus, Upload, incoming_key, upload_key,
-};
-
-use crate::files::storage::PresignedRequest;
+use model::{NewTask, Task, TaskStatus};
+use objects::{DeclaredFile, NewFile, Upload, incoming_key, upload_key};
+use paging::{Cursor, ListQuery};
+use wire::ResultDocument;
 
 /// Creates a task; with a file, stores it and queues its processing job.
 ///

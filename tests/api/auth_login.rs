@@ -6,7 +6,7 @@ use chrono::TimeDelta;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, TestResponse, config};
+use testkit::{TestApp, TestResponse, aws::config};
 
 async fn log_in(app: &TestApp, email: &str, password: &str) -> TestResponse {
     app.post_json(
@@ -57,11 +57,7 @@ async fn a_deactivated_account_is_refused_with_403(pool: PgPool) {
     assert_eq!(login.status, StatusCode::FORBIDDEN);
     assert_eq!(login.detail(), "this account is deactivated");
 
-    let me = app
-        .request(Method::GET, "/auth/me")
-        .cookie("access_token", &ada.access)
-        .send()
-        .await;
+    let me = ada.get("/auth/me").await;
     assert_eq!(
         me.status,
         StatusCode::FORBIDDEN,

@@ -4,7 +4,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, config};
+use testkit::{TestApp, aws::config};
 
 fn ada() -> serde_json::Value {
     json!({"email": "Ada@Example.com", "username": "ada", "password": "correct horse battery staple", "full_name": "Ada Lovelace"})

@@ -12,7 +12,7 @@ use writers::{
     users::token::{Claims, TokenKind},
 };
 
-use crate::helpers::{TestApp, TestResponse, config};
+use testkit::{TestApp, TestResponse, aws::config};
 
 async fn me_with_cookie(app: &TestApp, token: &str) -> TestResponse {
     app.request(Method::GET, "/auth/me")
@@ -283,9 +283,8 @@ async fn a_cross_site_cookie_request_is_refused_but_bearer_and_allowed_origins_p
     let app = TestApp::with_config(config, pool).await;
     let ada = app.signed_up_user().await;
 
-    let forged = app
+    let forged = ada
         .request(Method::POST, "/auth/logout")
-        .cookie("access_token", &ada.access)
         .header("origin", "https://evil.example")
         .send()
         .await;
@@ -314,9 +313,8 @@ async fn a_cross_site_cookie_request_is_refused_but_bearer_and_allowed_origins_p
         .await;
     assert_eq!(bearer.status, StatusCode::OK, "bearer requests are exempt");
 
-    let allowed = app
+    let allowed = ada
         .request(Method::POST, "/auth/logout")
-        .cookie("access_token", &ada.access)
         .header("origin", "https://app.example.com")
         .send()
         .await;
@@ -369,8 +367,7 @@ async fn tokens_signed_with_the_previous_secret_verify_during_a_rotation(pool: P
 #[sqlx::test(migrations = "../migrations")]
 async fn the_secret_can_be_read_from_secrets_manager_on_first_use(pool: PgPool) {
     const SECRET: &str = "a-secret-kept-in-secrets-manager-0123456789";
-    let secrets =
-        aws_sdk_secretsmanager::Client::new(&writers::state::aws_sdk_config(&config()).await);
+    let secrets = aws_sdk_secretsmanager::Client::new(&writers::aws::sdk_config(&config()).await);
     let arn = secrets
         .create_secret()
         .name(format!("writers-test-{}", uuid::Uuid::new_v4()))

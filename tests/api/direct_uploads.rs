@@ -19,10 +19,13 @@ use writers::{
     sweeper,
 };
 
-use crate::{
-    helpers::{TestApp, TestResponse, TestUser, isolated_config, notifying_bucket},
-    processor::{batch, deadline, message},
+use testkit::{
+    Persona, TestApp, TestResponse,
+    aws::{isolated_config, notifying_bucket},
+    events::{batch, message},
 };
+
+use crate::processor::deadline;
 
 /// One request to S3 over plain HTTP, as a browser or curl would send it.
 pub async fn s3_request(
@@ -65,9 +68,8 @@ async fn app_with_notifications(pool: PgPool) -> TestApp {
     TestApp::with_config(notifying_bucket(isolated_config().await).await, pool).await
 }
 
-async fn request_upload(app: &TestApp, user: &TestUser, body: &Value) -> TestResponse {
-    app.request(Method::POST, "/api/v1/tasks/uploads")
-        .cookie("access_token", &user.access)
+async fn request_upload(user: &Persona, body: &Value) -> TestResponse {
+    user.request(Method::POST, "/api/v1/tasks/uploads")
         .json(body)
         .send()
         .await
@@ -78,7 +80,7 @@ fn upload_of(name: &str, size: usize, content_type: &str) -> Value {
 }
 
 /// Runs the local poller over the test's queue until the task has finished (or 20 polls).
-async fn process_until_finished(app: &TestApp, user: &TestUser, id: &str) -> Value {
+async fn process_until_finished(app: &TestApp, user: &Persona, id: &str) -> Value {
     let state = &app.state;
     for _ in 0..20 {
         poller::poll_once(&state.jobs, Duration::from_secs(1), |event| async move {
@@ -103,7 +105,6 @@ async fn a_large_file_put_to_its_url_is_processed_through_the_s3_notification(po
     let bytes = "chapter ".repeat(words).into_bytes();
 
     let response = request_upload(
-        &app,
         &ada,
         &upload_of("Long Novel.txt", bytes.len(), "text/plain"),
     )
@@ -153,19 +154,11 @@ async fn a_large_file_put_to_its_url_is_processed_through_the_s3_notification(po
     assert_eq!(done["detected_content_type"], "text/plain");
 
     // The result, and the original back as an attachment.
-    let result = app
-        .request(Method::GET, &format!("/api/v1/tasks/{id}/result"))
-        .cookie("access_token", &ada.access)
-        .send()
-        .await;
+    let result = ada.get(&format!("/api/v1/tasks/{id}/result")).await;
     assert_eq!(result.status, StatusCode::OK, "{}", result.text());
     assert_eq!(result.json()["text"]["words"], words);
     assert_eq!(result.json()["size_bytes"], bytes.len());
-    let file = app
-        .request(Method::GET, &format!("/api/v1/tasks/{id}/file"))
-        .cookie("access_token", &ada.access)
-        .send()
-        .await;
+    let file = ada.get(&format!("/api/v1/tasks/{id}/file")).await;
     assert_eq!(file.status, StatusCode::OK, "{}", file.text());
     let (status, headers, downloaded) = s3_request(
         "GET",
@@ -186,7 +179,7 @@ async fn a_large_file_put_to_its_url_is_processed_through_the_s3_notification(po
 async fn the_url_accepts_exactly_the_declared_body_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
-    let created = request_upload(&app, &ada, &upload_of("a.txt", 100, "text/plain"))
+    let created = request_upload(&ada, &upload_of("a.txt", 100, "text/plain"))
         .await
         .json();
     let upload = &created["upload"];
@@ -241,7 +234,7 @@ async fn the_url_accepts_exactly_the_declared_body_once(pool: PgPool) {
 async fn an_object_of_another_size_than_declared_is_cancelled(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
-    let created = request_upload(&app, &ada, &upload_of("a.txt", 100, "text/plain"))
+    let created = request_upload(&ada, &upload_of("a.txt", 100, "text/plain"))
         .await
         .json();
     let key = &app.key_of(&created);
@@ -296,7 +289,7 @@ async fn a_declared_file_is_checked_before_anything_is_signed(pool: PgPool) {
         ),
     ];
     for (body, expected) in cases {
-        let response = request_upload(&app, &ada, &body).await;
+        let response = request_upload(&ada, &body).await;
         assert_eq!(response.status, expected, "{body} -> {}", response.text());
         assert!(!response.detail().is_empty());
     }
@@ -307,11 +300,7 @@ async fn a_declared_file_is_checked_before_anything_is_signed(pool: PgPool) {
         )
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-    let listed = app
-        .request(Method::GET, "/api/v1/tasks")
-        .cookie("access_token", &ada.access)
-        .send()
-        .await;
+    let listed = ada.get("/api/v1/tasks").await;
     assert_eq!(listed.json()["total"], 0, "no task for a refused request");
 }
 
@@ -319,10 +308,10 @@ async fn a_declared_file_is_checked_before_anything_is_signed(pool: PgPool) {
 async fn an_upload_that_never_arrives_is_cancelled_and_a_late_one_processed(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
-    let never = request_upload(&app, &ada, &upload_of("never.txt", 5, "text/plain"))
+    let never = request_upload(&ada, &upload_of("never.txt", 5, "text/plain"))
         .await
         .json();
-    let late = request_upload(&app, &ada, &upload_of("late.txt", 5, "text/plain"))
+    let late = request_upload(&ada, &upload_of("late.txt", 5, "text/plain"))
         .await
         .json();
     // The late one arrives, but its notification is lost (this test's bucket sends none).
@@ -375,7 +364,7 @@ async fn an_upload_that_never_arrives_is_cancelled_and_a_late_one_processed(pool
 async fn an_incoming_object_of_no_task_is_deleted_after_the_grace_period(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
-    let created = request_upload(&app, &ada, &upload_of("mine.txt", 2, "text/plain"))
+    let created = request_upload(&ada, &upload_of("mine.txt", 2, "text/plain"))
         .await
         .json();
     let root = app.state.storage.root().clone();
@@ -417,7 +406,7 @@ async fn files_and_results_are_for_their_owner_and_only_when_there(pool: PgPool)
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
     let eve = app.signed_up_user().await;
-    let get = |user: &TestUser, path: String| {
+    let get = |user: &Persona, path: String| {
         let access = user.access.clone();
         let app = &app;
         async move {
@@ -472,9 +461,8 @@ async fn files_and_results_are_for_their_owner_and_only_when_there(pool: PgPool)
         assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
     }
 
-    let bare = app
+    let bare = ada
         .request(Method::POST, "/api/v1/tasks")
-        .cookie("access_token", &ada.access)
         .json(&json!({"title": "no file"}))
         .send()
         .await
@@ -492,7 +480,7 @@ async fn files_and_results_are_for_their_owner_and_only_when_there(pool: PgPool)
             .status,
         StatusCode::CONFLICT
     );
-    let waiting = request_upload(&app, &ada, &upload_of("soon.txt", 5, "text/plain"))
+    let waiting = request_upload(&ada, &upload_of("soon.txt", 5, "text/plain"))
         .await
         .json();
     let waiting_id = waiting["id"].as_str().expect("id");
@@ -511,7 +499,7 @@ async fn an_expired_url_is_refused(pool: PgPool) {
     config.upload_url_ttl = Duration::from_secs(1);
     let app = TestApp::with_config(config, pool).await;
     let ada = app.signed_up_user().await;
-    let created = request_upload(&app, &ada, &upload_of("a.txt", 3, "text/plain"))
+    let created = request_upload(&ada, &upload_of("a.txt", 3, "text/plain"))
         .await
         .json();
     tokio::time::sleep(Duration::from_millis(2100)).await;

@@ -3,7 +3,7 @@
 use axum::http::{Method, StatusCode};
 use sqlx::PgPool;
 
-use crate::helpers::TestApp;
+use testkit::TestApp;
 
 #[sqlx::test]
 async fn the_openapi_document_is_served_as_openapi_3_1(pool: PgPool) {

@@ -8,7 +8,7 @@ use writers::{
     config::{Database, DatabaseSource},
 };
 
-use crate::helpers::{TestApp, config};
+use testkit::{TestApp, aws::config};
 
 #[sqlx::test]
 async fn health_is_ok_when_every_dependency_answers(pool: PgPool) {

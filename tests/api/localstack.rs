@@ -4,7 +4,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use uuid::Uuid;
 use writers::{AppState, Config, Error};
 
-use crate::helpers::config;
+use testkit::aws::config;
 
 async fn state(config: Config) -> AppState {
     // The pool is lazy and never used here: no database is needed for these tests.

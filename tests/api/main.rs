@@ -8,7 +8,6 @@ mod binaries;
 mod direct_uploads;
 mod docs;
 mod health;
-mod helpers;
 mod localstack;
 mod migrations;
 mod processor;

@@ -1,7 +1,7 @@
 //! The `migrate` verbs against a real, empty database, for every migration there is.
 
 use sqlx::PgPool;
-use writers::db::{MIGRATOR, MigrateCommand, MigrationStatus, migrate};
+use writers::db::migrate::{MIGRATOR, MigrateCommand, MigrationStatus, migrate};
 
 fn versions() -> Vec<i64> {
     MIGRATOR

@@ -13,29 +13,17 @@ use tokio::time::Instant;
 use uuid::Uuid;
 use writers::{
     AppState,
-    processor::{
-        self, BatchItemFailure, Outcome, SqsBatchResponse, SqsEvent, SqsMessage, handle_batch,
-        poller,
-    },
+    processor::{self, BatchItemFailure, Outcome, SqsBatchResponse, handle_batch, poller},
     sweeper,
     tasks::model::TaskStatus,
 };
 
-use crate::helpers::{TestApp, TestUser, fixture, isolated_config};
-
-pub fn message(id: &str, body: impl Into<String>) -> SqsMessage {
-    SqsMessage {
-        message_id: id.to_owned(),
-        body: body.into(),
-        ..SqsMessage::default()
-    }
-}
-
-pub fn batch(messages: impl IntoIterator<Item = SqsMessage>) -> SqsEvent {
-    SqsEvent {
-        records: messages.into_iter().collect(),
-    }
-}
+use testkit::{
+    Persona, TestApp,
+    aws::isolated_config,
+    events::{batch, message},
+    fixture,
+};
 
 /// As much time as a real invocation gets.
 pub fn deadline() -> Instant {
@@ -51,7 +39,7 @@ fn failures(response: &SqsBatchResponse) -> Vec<&str> {
 }
 
 /// Uploads `bytes` through the API and returns the task with the job the API queued for it.
-async fn uploaded(app: &TestApp, user: &TestUser, name: &str, bytes: &[u8]) -> (Value, String) {
+async fn uploaded(app: &TestApp, user: &Persona, name: &str, bytes: &[u8]) -> (Value, String) {
     let task = app.create_with_file(user, name, bytes).await;
     let jobs = app.drain_jobs().await;
     assert_eq!(jobs.len(), 1, "one job per upload");
@@ -59,7 +47,7 @@ async fn uploaded(app: &TestApp, user: &TestUser, name: &str, bytes: &[u8]) -> (
 }
 
 /// Uploads `bytes`, processes its job, and returns the task as its owner then sees it.
-async fn processed(app: &TestApp, user: &TestUser, name: &str, bytes: &[u8]) -> Value {
+async fn processed(app: &TestApp, user: &Persona, name: &str, bytes: &[u8]) -> Value {
     let (task, job) = uploaded(app, user, name, bytes).await;
     let response = handle_batch(&app.state, batch([message("m1", job)]), deadline()).await;
     assert_eq!(failures(&response), Vec::<&str>::new());
@@ -415,9 +403,7 @@ async fn an_s3_record_for_a_direct_upload_is_processed_and_one_for_an_api_upload
     assert_eq!(untouched["status"], "in_progress");
 
     // A direct upload: its S3 event is what starts it.
-    let created = app
-        .request(Method::POST, "/api/v1/tasks/uploads")
-        .cookie("access_token", &ada.access)
+    let created = ada.request(Method::POST, "/api/v1/tasks/uploads")
         .json(&json!({"title": "t", "file": {"name": "My Draft (2).txt", "size": 13, "content_type": "text/plain"}}))
         .send()
         .await
@@ -494,7 +480,7 @@ async fn the_local_poller_deletes_what_succeeded_and_leaves_what_failed(pool: Pg
 async fn the_sweeper_cancels_a_task_whose_job_dead_lettered(pool: PgPool) {
     // A jobs queue that dead-letters after one receive, as the real one does after five.
     let mut config = isolated_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&writers::state::aws_sdk_config(&config).await);
+    let sqs = aws_sdk_sqs::Client::new(&writers::aws::sdk_config(&config).await);
     let name = format!("dlq-{}", Uuid::new_v4().simple());
     let dlq_url = sqs
         .create_queue()

@@ -1,17 +1,8 @@
 //! The rules the database itself enforces, whoever writes the rows.
 
 use sqlx::PgPool;
+use testkit::insert_user;
 use uuid::Uuid;
-
-async fn insert_user(pool: &PgPool, email: &str, username: &str) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
-        "insert into users (email, username, hashed_password) values ($1, $2, 'x') returning id",
-    )
-    .bind(email)
-    .bind(username)
-    .fetch_one(pool)
-    .await
-}
 
 fn violated(result: Result<Uuid, sqlx::Error>) -> String {
     match result {

@@ -4,7 +4,7 @@ use chrono::TimeDelta;
 use sqlx::PgPool;
 use writers::sweeper::{self, RETENTION};
 
-use crate::helpers::TestApp;
+use testkit::TestApp;
 
 async fn count(pool: &PgPool, table: &'static str) -> i64 {
     let sql: &'static str = match table {

@@ -6,11 +6,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use writers::{AppState, files::storage::Storage};
 
-use crate::helpers::{Part, TestApp, TestResponse, TestUser, isolated_config};
+use testkit::{Part, Persona, TestApp, TestResponse, aws::isolated_config};
 
-async fn create(app: &TestApp, user: &TestUser, parts: &[Part]) -> TestResponse {
-    app.request(Method::POST, "/api/v1/tasks")
-        .cookie("access_token", &user.access)
+async fn create(user: &Persona, parts: &[Part]) -> TestResponse {
+    user.request(Method::POST, "/api/v1/tasks")
         .multipart(parts)
         .send()
         .await
@@ -36,7 +35,6 @@ async fn a_file_is_stored_queued_and_its_task_marked_in_progress(pool: PgPool) {
     let ada = app.signed_up_user().await;
     let bytes = manuscript();
     let response = create(
-        &app,
         &ada,
         &[
             Part::text("title", "  Chapter one  "),
@@ -86,7 +84,7 @@ async fn a_file_is_stored_queued_and_its_task_marked_in_progress(pool: PgPool) {
 async fn a_task_without_a_file_stays_pending_and_queues_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
-    let multipart = create(&app, &ada, &[Part::text("title", "Outline")]).await;
+    let multipart = create(&ada, &[Part::text("title", "Outline")]).await;
     assert_eq!(
         multipart.status,
         StatusCode::ACCEPTED,
@@ -96,9 +94,8 @@ async fn a_task_without_a_file_stays_pending_and_queues_nothing(pool: PgPool) {
     assert_eq!(multipart.json()["status"], "pending");
     assert_eq!(multipart.json()["file_path"], Value::Null);
 
-    let json = app
+    let json = ada
         .request(Method::POST, "/api/v1/tasks")
-        .cookie("access_token", &ada.access)
         .json(&json!({"title": "Research", "due_date": "2026-12-24T09:30:00"}))
         .send()
         .await;
@@ -112,7 +109,6 @@ async fn a_task_without_a_file_stays_pending_and_queues_nothing(pool: PgPool) {
 
     // A browser form whose file input was left empty sends a nameless, empty part.
     let empty_input = create(
-        &app,
         &ada,
         &[
             Part::text("title", "Notes"),
@@ -181,20 +177,18 @@ async fn invalid_submissions_get_a_4xx_naming_the_problem(pool: PgPool) {
         ),
     ];
     for (case, parts, status, detail) in cases {
-        let response = create(&app, &ada, &parts).await;
+        let response = create(&ada, &parts).await;
         assert_eq!(response.status, status, "{case}: {}", response.text());
         assert_eq!(response.detail(), detail, "{case}");
     }
-    let text = app
+    let text = ada
         .request(Method::POST, "/api/v1/tasks")
-        .cookie("access_token", &ada.access)
         .body("text/plain", "title=x")
         .send()
         .await;
     assert_eq!(text.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let broken = app
+    let broken = ada
         .request(Method::POST, "/api/v1/tasks")
-        .cookie("access_token", &ada.access)
         .body("multipart/form-data; boundary=x", "not multipart at all")
         .send()
         .await;
@@ -218,7 +212,6 @@ async fn unknown_multipart_fields_are_refused(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
     let response = create(
-        &app,
         &ada,
         &[Part::text("title", "t"), Part::text("titel", "typo")],
     )
@@ -233,7 +226,6 @@ async fn an_empty_due_date_is_refused(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
     let response = create(
-        &app,
         &ada,
         &[Part::text("title", "t"), Part::text("due_date", "")],
     )
@@ -252,7 +244,6 @@ async fn hostile_file_names_all_end_up_inside_the_tasks_prefix(pool: PgPool) {
     let long = "n".repeat(1000);
     for name in ["../../etc/passwd", "a/b", "..\\x", "..", long.as_str()] {
         let response = create(
-            &app,
             &ada,
             &[
                 Part::text("title", "t"),
@@ -285,7 +276,6 @@ async fn hostile_file_names_all_end_up_inside_the_tasks_prefix(pool: PgPool) {
     // A raw NUL cannot appear in an HTTP header: the part is malformed, refused, and nothing is stored.
     let stored_before = app.stored_keys().await.len();
     let nul = create(
-        &app,
         &ada,
         &[
             Part::text("title", "t"),
@@ -311,7 +301,6 @@ async fn a_file_over_the_limit_is_refused_with_413_and_leaves_nothing(pool: PgPo
     let ada = app.signed_up_user().await;
 
     let exact = create(
-        &app,
         &ada,
         &[
             Part::text("title", "fits"),
@@ -328,7 +317,6 @@ async fn a_file_over_the_limit_is_refused_with_413_and_leaves_nothing(pool: PgPo
 
     for size in [1025, 200 * 1024] {
         let over = create(
-            &app,
             &ada,
             &[
                 Part::text("title", "too big"),
@@ -372,7 +360,7 @@ async fn s3_unavailable_is_a_503_and_creates_no_task(pool: PgPool) {
     let config = isolated_config().await;
     let mut state = AppState::with_pool(config.clone(), pool.clone()).await;
     // An S3 endpoint where nothing listens: the outage a user would see.
-    let sdk = writers::state::aws_sdk_config(&config).await;
+    let sdk = writers::aws::sdk_config(&config).await;
     let dead = aws_sdk_s3::config::Builder::from(&sdk)
         .endpoint_url("http://127.0.0.1:9")
         .force_path_style(true)
@@ -384,7 +372,7 @@ async fn s3_unavailable_is_a_503_and_creates_no_task(pool: PgPool) {
     let app = TestApp::with_state(state);
     let ada = app.signed_up_user().await;
 
-    let response = create(&app, &ada, &small_upload()).await;
+    let response = create(&ada, &small_upload()).await;
 
     assert_eq!(
         response.status,
@@ -417,7 +405,7 @@ async fn a_database_failure_after_the_upload_removes_the_object(pool: PgPool) {
     .await
     .expect("trigger");
 
-    let response = create(&app, &ada, &small_upload()).await;
+    let response = create(&ada, &small_upload()).await;
 
     assert_eq!(
         response.status,
@@ -449,7 +437,7 @@ async fn an_sqs_outage_after_the_commit_loses_no_job_the_sweeper_delivers_it(poo
     .await;
     let ada = app.signed_up_user().await;
 
-    let response = create(&app, &ada, &small_upload()).await;
+    let response = create(&ada, &small_upload()).await;
     assert_eq!(
         response.status,
         StatusCode::ACCEPTED,

@@ -4,19 +4,15 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{Part, TestApp, TestResponse, TestUser};
+use testkit::{Part, Persona, TestApp, TestResponse};
 
-async fn list(app: &TestApp, user: &TestUser, query: &str) -> TestResponse {
-    app.request(Method::GET, &format!("/api/v1/tasks{query}"))
-        .cookie("access_token", &user.access)
-        .send()
-        .await
+async fn list(user: &Persona, query: &str) -> TestResponse {
+    user.get(&format!("/api/v1/tasks{query}")).await
 }
 
-async fn create_titled(app: &TestApp, user: &TestUser, title: &str) {
-    let response = app
+async fn create_titled(user: &Persona, title: &str) {
+    let response = user
         .request(Method::POST, "/api/v1/tasks")
-        .cookie("access_token", &user.access)
         .json(&json!({"title": title}))
         .send()
         .await;
@@ -37,11 +33,11 @@ async fn listing_shows_only_the_callers_tasks_newest_first_with_the_total(pool: 
     let app = TestApp::new(pool).await;
     let (ada, bob) = (app.signed_up_user().await, app.signed_up_user().await);
     for n in 1..=5 {
-        create_titled(&app, &ada, &format!("ada {n}")).await;
+        create_titled(&ada, &format!("ada {n}")).await;
     }
-    create_titled(&app, &bob, "bob 1").await;
+    create_titled(&bob, "bob 1").await;
 
-    let page = list(&app, &ada, "").await;
+    let page = list(&ada, "").await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(
         titles(&page.json()),
@@ -49,27 +45,26 @@ async fn listing_shows_only_the_callers_tasks_newest_first_with_the_total(pool: 
     );
     assert_eq!(page.json()["total"], 5);
 
-    let second = list(&app, &ada, "?skip=1&limit=2").await.json();
+    let second = list(&ada, "?skip=1&limit=2").await.json();
     assert_eq!(titles(&second), ["ada 4", "ada 3"]);
     assert_eq!(
         second["total"], 5,
         "the total counts every match, not the page"
     );
-    let past_the_end = list(&app, &ada, "?skip=50").await.json();
+    let past_the_end = list(&ada, "?skip=50").await.json();
     assert_eq!(titles(&past_the_end), Vec::<&str>::new());
     assert_eq!(past_the_end["total"], 5);
 
-    assert_eq!(titles(&list(&app, &bob, "").await.json()), ["bob 1"]);
+    assert_eq!(titles(&list(&bob, "").await.json()), ["bob 1"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn status_filter_accepts_either_case(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
-    create_titled(&app, &ada, "plain").await;
-    let upload = app
+    create_titled(&ada, "plain").await;
+    let upload = ada
         .request(Method::POST, "/api/v1/tasks")
-        .cookie("access_token", &ada.access)
         .multipart(&[
             Part::text("title", "with file"),
             Part::file("a.txt", "text/plain", b"words"),
@@ -79,16 +74,16 @@ async fn status_filter_accepts_either_case(pool: PgPool) {
     assert_eq!(upload.json()["status"], "in_progress");
 
     for query in ["?status_filter=in_progress", "?status_filter=IN_PROGRESS"] {
-        let page = list(&app, &ada, query).await.json();
+        let page = list(&ada, query).await.json();
         assert_eq!(titles(&page), ["with file"], "{query}");
         assert_eq!(page["total"], 1);
     }
     assert_eq!(
-        titles(&list(&app, &ada, "?status_filter=PENDING").await.json()),
+        titles(&list(&ada, "?status_filter=PENDING").await.json()),
         ["plain"]
     );
     assert_eq!(
-        list(&app, &ada, "?status_filter=completed").await.json()["total"],
+        list(&ada, "?status_filter=completed").await.json()["total"],
         0
     );
 }
@@ -97,7 +92,7 @@ async fn status_filter_accepts_either_case(pool: PgPool) {
 async fn after_walks_every_task_once_with_ties_and_new_tasks(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
     let ada = app.signed_up_user().await;
-    let me = list(&app, &ada, "").await;
+    let me = list(&ada, "").await;
     assert_eq!(
         me.json()["next"],
         Value::Null,
@@ -119,13 +114,13 @@ async fn after_walks_every_task_once_with_ties_and_new_tasks(pool: PgPool) {
     let (mut seen, mut added) = (Vec::new(), 0);
     let mut query = "?limit=3".to_owned();
     loop {
-        let page = list(&app, &ada, &query).await;
+        let page = list(&ada, &query).await;
         assert_eq!(page.status, StatusCode::OK, "{query}");
         let page = page.json();
         assert_eq!(page["total"], 7 + added);
         seen.extend(titles(&page).into_iter().map(str::to_owned));
         // A task added between pages is newer than every cursor, so it shifts nothing.
-        create_titled(&app, &ada, "added while paging").await;
+        create_titled(&ada, "added while paging").await;
         added += 1;
         match page["next"].as_str() {
             Some(next) => query = format!("?limit=3&after={next}"),
@@ -141,12 +136,9 @@ async fn after_walks_every_task_once_with_ties_and_new_tasks(pool: PgPool) {
     );
 
     // With a filter: the completed ones only (g = 2, 4, 6), two pages of two.
-    let first = list(&app, &ada, "?limit=2&status_filter=completed")
-        .await
-        .json();
+    let first = list(&ada, "?limit=2&status_filter=completed").await.json();
     let next = first["next"].as_str().expect("a full page has a next");
     let second = list(
-        &app,
         &ada,
         &format!("?limit=2&status_filter=completed&after={next}"),
     )
@@ -158,19 +150,15 @@ async fn after_walks_every_task_once_with_ties_and_new_tasks(pool: PgPool) {
     assert_eq!(second["next"], Value::Null);
     assert_eq!(second["total"], 3);
     // A skip given with a cursor counts from the cursor.
-    let first = list(&app, &ada, "?limit=2&status_filter=pending")
-        .await
-        .json();
+    let first = list(&ada, "?limit=2&status_filter=pending").await.json();
     let next = first["next"].as_str().expect("a full page has a next");
     let after = list(
-        &app,
         &ada,
         &format!("?limit=2&status_filter=pending&after={next}"),
     )
     .await
     .json();
     let skipped = list(
-        &app,
         &ada,
         &format!("?limit=1&status_filter=pending&skip=1&after={next}"),
     )
@@ -180,16 +168,12 @@ async fn after_walks_every_task_once_with_ties_and_new_tasks(pool: PgPool) {
     assert_eq!(titles(&skipped), titles(&after)[1..]);
     // A well-formed cursor beyond what Postgres compares is the nearer end: before every task.
     let far = list(
-        &app,
         &ada,
         "?limit=3&after=999999999999999999.ffffffffffffffffffffffffffffffff",
     )
     .await
     .json();
-    assert_eq!(
-        titles(&far),
-        titles(&list(&app, &ada, "?limit=3").await.json())
-    );
+    assert_eq!(titles(&far), titles(&list(&ada, "?limit=3").await.json()));
     assert!(seen.len() == 7 && added == 3, "three pages of 3, 3 and 1");
 }
 
@@ -214,7 +198,7 @@ async fn out_of_range_parameters_are_a_422_naming_the_parameter(pool: PgPool) {
             "after",
         ),
     ] {
-        let response = list(&app, &ada, query).await;
+        let response = list(&ada, query).await;
         assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         assert_eq!(
             response.json()["errors"][0]["loc"],
@@ -227,10 +211,7 @@ async fn out_of_range_parameters_are_a_422_naming_the_parameter(pool: PgPool) {
             response.detail()
         );
     }
-    assert_eq!(
-        list(&app, &ada, "?limit=100&skip=0").await.status,
-        StatusCode::OK
-    );
+    assert_eq!(list(&ada, "?limit=100&skip=0").await.status, StatusCode::OK);
 }
 
 #[sqlx::test(migrations = "../migrations")]

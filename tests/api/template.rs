@@ -10,7 +10,7 @@ use axum::{
 use sqlx::PgPool;
 use writers::http::{Function, docs::openapi, routes};
 
-use crate::helpers::{config, send};
+use testkit::{app::send, aws::config};
 
 type Endpoint = (String, String, String); // (function logical id, METHOD, path)
 
@@ -282,7 +282,7 @@ fn only_direct_uploads_notify_the_jobs_queue_which_lets_s3_send() {
     assert_eq!(get_att(&notification["Queue"]), Some("JobsQueue.Arn"));
     let rule = &notification["Filter"]["S3Key"]["Rules"][0];
     assert_eq!(rule["Name"], "prefix");
-    // `!Sub "${StoragePrefix}/incoming/"`: the keys `tasks::model::incoming_key` builds.
+    // `!Sub "${StoragePrefix}/incoming/"`: the keys `tasks::objects::incoming_key` builds.
     let prefix = match &rule["Value"] {
         yaml_serde::Value::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str(),
         _ => None,

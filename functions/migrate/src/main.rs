@@ -10,7 +10,10 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use writers::{
-    db::{self, MigrateCommand, MigrationStatus},
+    db::{
+        self,
+        migrate::{self, MigrateCommand, MigrationStatus},
+    },
     telemetry,
 };
 
@@ -80,5 +83,5 @@ async fn run(command: MigrateCommand) -> anyhow::Result<Vec<MigrationStatus>> {
         "connecting to the database (locally: is Postgres running? `make db` starts it)",
     )?;
     tracing::info!(?command, "migrating");
-    Ok(db::migrate(&pool, command).await?)
+    Ok(migrate::migrate(&pool, command).await?)
 }

@@ -4,9 +4,30 @@
 //! Parsing never fails: the processor logs and consumes what it cannot use, so one bad message
 //! never breaks a batch.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use crate::files::outbox::FileJob;
+use crate::files::storage::StoredObject;
+
+/// The SQS message: small, versioned, naming the task and its object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileJob {
+    pub version: u32,
+    pub task_id: Uuid,
+    pub bucket: String,
+    pub key: String,
+}
+
+impl FileJob {
+    pub fn new(task_id: Uuid, object: &StoredObject) -> Self {
+        Self {
+            version: 1,
+            task_id,
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+        }
+    }
+}
 
 /// One message body, classified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,7 +154,6 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use uuid::Uuid;
 
     use super::*;
 
@@ -213,5 +233,20 @@ mod tests {
             }).collect();
             prop_assert_eq!(decode_key(&encoded), key);
         }
+    }
+
+    #[test]
+    fn the_message_is_small_versioned_json() {
+        let job = FileJob::new(
+            Uuid::nil(),
+            &StoredObject {
+                bucket: "b".into(),
+                key: "k".into(),
+            },
+        );
+        assert_eq!(
+            serde_json::to_value(&job).expect("serialises"),
+            serde_json::json!({"version": 1, "task_id": "00000000-0000-0000-0000-000000000000", "bucket": "b", "key": "k"})
+        );
     }
 }

@@ -9,7 +9,33 @@ use aws_sdk_s3::{
 
 pub use aws_sdk_s3::presigning::PresignedRequest;
 
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
 use crate::{Config, Error, config::StorageRoot};
+
+/// Where an upload is stored: `s3://bucket/key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoredObject {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl StoredObject {
+    /// The seed's `file_path`, as an `s3://` URL.
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// Reads an `s3://bucket/key` URL back.
+    pub fn parse(url: &str) -> Option<Self> {
+        let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
+        (!bucket.is_empty() && !key.is_empty()).then(|| Self {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+}
 
 /// The uploads bucket and key prefix, with the S3 client that reaches them.
 #[derive(Clone, Debug)]
@@ -330,5 +356,21 @@ fn not_found_or_storage(
     match e.as_service_error() {
         Some(service) if service.is_no_such_key() => Error::NotFound(OBJECT),
         _ => Error::storage(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_s3_url_reads_back() {
+        let object = StoredObject {
+            bucket: "b".into(),
+            key: "p/incoming/x y".into(),
+        };
+        assert_eq!(StoredObject::parse(&object.url()), Some(object));
+        assert_eq!(StoredObject::parse("https://b/k"), None);
+        assert_eq!(StoredObject::parse("s3://b"), None);
     }
 }

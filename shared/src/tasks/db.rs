@@ -1,4 +1,4 @@
-//! SQL for tasks; no rules, only queries.
+//! SQL that reads and writes tasks; no rules, only queries. Status changes are in `lifecycle`.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
@@ -6,8 +6,11 @@ use uuid::Uuid;
 
 use crate::{
     Error,
-    files::analysis::TextStats,
-    tasks::model::{Cursor, ListQuery, NewFile, NewTask, Task, TaskStatus},
+    tasks::{
+        model::{NewTask, Task, TaskStatus},
+        objects::NewFile,
+        paging::{Cursor, ListQuery},
+    },
 };
 
 pub(crate) async fn insert(
@@ -140,98 +143,6 @@ pub(crate) async fn count(
         .await?
     };
     Ok(total)
-}
-
-/// `pending` → `in_progress`; a task that has moved on already is left alone.
-pub(crate) async fn mark_in_progress(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, Error> {
-    let result = sqlx::query!(
-        "update tasks set status = 'IN_PROGRESS' where id = $1 and status = 'PENDING'",
-        id,
-    )
-    .execute(db)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// The processor's figures for a completed task.
-#[derive(Clone, Debug)]
-pub(crate) struct Completion<'a> {
-    pub result_path: &'a str,
-    pub content_type: &'a str,
-    pub sha256: &'a str,
-    pub text: Option<&'a TextStats>,
-}
-
-/// `pending`/`in_progress` → `completed`, with the result, in one statement. False when the task
-/// had already finished: status only moves forward, whoever gets there first.
-pub(crate) async fn complete(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    now: DateTime<Utc>,
-    done: &Completion<'_>,
-) -> Result<bool, Error> {
-    let count = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-    let result = sqlx::query!(
-        r#"
-        update tasks
-        set status = 'COMPLETED', completed_at = $2, result_path = $3, error = null,
-            detected_content_type = $4, sha256 = $5, line_count = $6, word_count = $7,
-            character_count = $8, reading_minutes = $9
-        where id = $1 and status in ('PENDING', 'IN_PROGRESS')
-        "#,
-        id,
-        now,
-        done.result_path,
-        done.content_type,
-        done.sha256,
-        count(done.text.map(|t| t.lines)),
-        count(done.text.map(|t| t.words)),
-        count(done.text.map(|t| t.characters)),
-        done.text.map(|t| t.reading_minutes),
-    )
-    .execute(db)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// The longest `error` kept; the column's check allows 1,000 characters.
-const MAX_ERROR_CHARS: usize = 1000;
-
-/// `pending`/`in_progress` → `cancelled` with `reason`. False when the task had already finished.
-pub(crate) async fn cancel(db: impl PgExecutor<'_>, id: Uuid, reason: &str) -> Result<bool, Error> {
-    let reason: String = reason.chars().take(MAX_ERROR_CHARS).collect();
-    let result = sqlx::query!(
-        r#"
-        update tasks set status = 'CANCELLED', error = $2
-        where id = $1 and status in ('PENDING', 'IN_PROGRESS')
-        "#,
-        id,
-        reason,
-    )
-    .execute(db)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// Cancels every task `in_progress` since before `since`, returning their ids. Only the move to
-/// `in_progress` updates such a task, so `updated_at` is when it started.
-pub(crate) async fn cancel_stuck(
-    db: impl PgExecutor<'_>,
-    since: DateTime<Utc>,
-    reason: &str,
-) -> Result<Vec<Uuid>, Error> {
-    let ids = sqlx::query_scalar!(
-        r#"
-        update tasks set status = 'CANCELLED', error = $2
-        where status = 'IN_PROGRESS' and updated_at < $1
-        returning id
-        "#,
-        since,
-        reason,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(ids)
 }
 
 /// Direct uploads still `pending` after `expired_before`: their URL has expired, and the grace

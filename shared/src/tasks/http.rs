@@ -15,10 +15,12 @@ use crate::{
     },
     tasks::{
         self,
-        model::{
+        model::NewTask,
+        objects::Upload,
+        paging::ListParams,
+        wire::{
             CreateDirectUploadJson, CreateTaskJson, CreateTaskMultipart, DirectUploadView,
-            DownloadView, ListParams, NewTask, ResultDocument, TaskPage, TaskView, Upload,
-            UploadInstructions,
+            DownloadView, ResultDocument, TaskPage, TaskView, UploadInstructions,
         },
     },
 };

@@ -1,34 +1,14 @@
 //! The outbox: jobs written in their task's transaction, then delivered to SQS.
 //!
 //! The create handler delivers at once; whatever it could not send, the sweeper retries with
-//! backoff until SQS has it. A delivered job moves its task from `pending` to `in_progress`.
+//! backoff until SQS has it. A delivered job starts its task (`pending` → `in_progress`, through
+//! [`lifecycle`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::{AppState, Error, tasks::model::StoredObject};
-
-/// The SQS message: small, versioned, naming the task and its object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileJob {
-    pub version: u32,
-    pub task_id: Uuid,
-    pub bucket: String,
-    pub key: String,
-}
-
-impl FileJob {
-    pub fn new(task_id: Uuid, object: &StoredObject) -> Self {
-        Self {
-            version: 1,
-            task_id,
-            bucket: object.bucket.clone(),
-            key: object.key.clone(),
-        }
-    }
-}
+use crate::{AppState, Error, files::message::FileJob, tasks::lifecycle};
 
 /// The longest wait between two delivery attempts.
 const MAX_BACKOFF: TimeDelta = TimeDelta::minutes(5);
@@ -98,7 +78,7 @@ pub async fn deliver(state: &AppState, task_id: Uuid) -> Result<Delivery, Error>
             sqlx::query!("update outbox_jobs set sent_at = $2, attempts = attempts + 1, last_error = null where task_id = $1", task_id, now)
                 .execute(&mut *tx)
                 .await?;
-            crate::tasks::db::mark_in_progress(&mut *tx, task_id).await?;
+            lifecycle::start(&mut *tx, task_id).await?;
             tx.commit().await?;
             tracing::info!(%task_id, message_id, "job queued");
             Ok(Delivery::Sent)
@@ -184,20 +164,5 @@ mod tests {
         let waits: Vec<i64> = (1..=10).map(|n| backoff(n).num_seconds()).collect();
         assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
         assert_eq!(backoff(i32::MAX).num_seconds(), 300);
-    }
-
-    #[test]
-    fn the_message_is_small_versioned_json() {
-        let job = FileJob::new(
-            Uuid::nil(),
-            &StoredObject {
-                bucket: "b".into(),
-                key: "k".into(),
-            },
-        );
-        assert_eq!(
-            serde_json::to_value(&job).expect("serialises"),
-            serde_json::json!({"version": 1, "task_id": "00000000-0000-0000-0000-000000000000", "bucket": "b", "key": "k"})
-        );
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! The binary polls `GET …/invocation/next` and answers `POST …/invocation/{id}/response` (or
 //! `/error`), exactly as under Lambda, while [`RuntimeApi::invoke`] hands it events.
+//! [`RuntimeApi::command`] is the one place that starts a binary the way Lambda does.
 //!
-//! With [`poller::poll_once`](crate::processor::poller::poll_once) it runs the `file-processor`
-//! binary against the LocalStack queue the way Lambda's event source mapping would.
+//! With `writers::processor::poller::poll_once` it runs the `file-processor` binary against the
+//! LocalStack queue the way Lambda's event source mapping would.
 
 use std::{
     collections::HashMap,
@@ -23,8 +24,10 @@ use axum::{
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
-
-use crate::error::BoxError;
+use writers::{
+    error::BoxError,
+    processor::{SqsBatchResponse, SqsEvent},
+};
 
 /// What an invocation ended with, when it did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +54,10 @@ struct Invocation {
 struct Shared {
     queued: Mutex<mpsc::Receiver<Invocation>>,
     in_flight: Mutex<HashMap<String, Reply>>,
+    function_name: String,
     function_arn: String,
     timeout: Duration,
-    /// When the binary first asked for an invocation: the end of its init (cold-start benchmark).
+    /// When the binary first asked for an invocation: the end of its init.
     first_poll: std::sync::OnceLock<std::time::Instant>,
 }
 
@@ -85,6 +89,7 @@ impl RuntimeApi {
         let shared = Arc::new(Shared {
             queued: Mutex::new(receiver),
             in_flight: Mutex::new(HashMap::new()),
+            function_name: function_name.to_owned(),
             function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}"),
             timeout,
             first_poll: std::sync::OnceLock::new(),
@@ -123,6 +128,21 @@ impl RuntimeApi {
         self.address
     }
 
+    /// A command that runs `binary` as Lambda runs a function with `memory_mb` against this
+    /// Runtime API: the `AWS_LAMBDA_*` variables set, logs at `warn`, killed when dropped. The
+    /// caller adds the function's own environment and spawns it.
+    pub fn command(&self, binary: &std::path::Path, memory_mb: u32) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(binary);
+        command
+            .env("AWS_LAMBDA_RUNTIME_API", self.address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &self.shared.function_name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string())
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true);
+        command
+    }
+
     /// Hands `event` to the binary and waits for its answer.
     ///
     /// # Errors
@@ -150,10 +170,7 @@ impl RuntimeApi {
     ///
     /// # Errors
     /// The invocation's failure, or an answer that is not a batch response.
-    pub async fn invoke_sqs(
-        &self,
-        event: crate::processor::SqsEvent,
-    ) -> Result<crate::processor::SqsBatchResponse, BoxError> {
+    pub async fn invoke_sqs(&self, event: SqsEvent) -> Result<SqsBatchResponse, BoxError> {
         let answer = self.invoke(serde_json::to_value(event)?).await?;
         Ok(serde_json::from_value(answer)?)
     }

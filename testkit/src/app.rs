@@ -1,4 +1,5 @@
-//! Plumbing shared by the tests: configuration, the app under test, requests, personas.
+//! The API under test: the whole router over a per-test database, requests to it (or to a server
+//! over HTTP), and what comes back.
 
 use std::net::SocketAddr;
 
@@ -13,108 +14,12 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
 use uuid::Uuid;
-use writers::{AppState, Config, clock::Clock};
+use writers::{AppState, Config, clock::Clock, files::storage::StoredObject};
 
-/// The configuration `make test` exports; a clear message when run some other way.
-#[track_caller]
-pub fn config() -> Config {
-    Config::from_env().unwrap_or_else(|e| {
-        panic!("{e}\nrun the tests with `make test`, which starts Postgres and LocalStack and sets the variables")
-    })
-}
-
-/// A configuration of this test's own: a fresh SQS queue and S3 prefix, so tests running side
-/// by side never see each other's jobs or objects.
-pub async fn isolated_config() -> Config {
-    let mut config = config();
-    let id = Uuid::new_v4().simple().to_string();
-    let sqs = aws_sdk_sqs::Client::new(&writers::state::aws_sdk_config(&config).await);
-    config.queue_url = sqs
-        .create_queue()
-        .queue_name(format!("test-{id}"))
-        .send()
-        .await
-        .expect("LocalStack creates a queue (is it running? `make test` starts it)")
-        .queue_url
-        .expect("a queue URL");
-    config.storage_root.prefix = format!("{}/test-{id}", config.storage_root.prefix);
-    // The shared dead-letter queue is the local server's; a test that needs one makes its own.
-    config.dead_letter_queue_url = None;
-    config
-}
-
-/// `config` over a new bucket of its own (prefix `writers`), whose `writers/incoming/`
-/// notifications go to `config`'s queue, as template.yaml wires the real one.
-pub async fn notifying_bucket(mut config: Config) -> Config {
-    let aws = writers::state::aws_sdk_config(&config).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws)
-            .force_path_style(true)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let bucket = format!(
-        "writers-test-{}",
-        &Uuid::new_v4().simple().to_string()[..16]
-    );
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("a bucket");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&config.queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("an ARN");
-    use aws_sdk_s3::types::{
-        Event, FilterRule, FilterRuleName, NotificationConfiguration,
-        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
-    };
-    let rule = FilterRule::builder()
-        .name(FilterRuleName::Prefix)
-        .value("writers/incoming/")
-        .build();
-    s3.put_bucket_notification_configuration()
-        .bucket(&bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(
-                    QueueConfiguration::builder()
-                        .queue_arn(queue_arn)
-                        .events(Event::S3ObjectCreated)
-                        .filter(
-                            NotificationConfigurationFilter::builder()
-                                .key(S3KeyFilter::builder().filter_rules(rule).build())
-                                .build(),
-                        )
-                        .build()
-                        .expect("a queue configuration"),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .expect("notifications");
-    config.storage_root = format!("s3://{bucket}/writers").parse().expect("a root");
-    config
-}
-
-/// The bytes of `tests/fixtures/<name>`.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use crate::{aws::isolated_config, multipart::Part};
 
 /// The whole local API over a per-test database, reading a clock the test can move.
+#[derive(Debug)]
 pub struct TestApp {
     router: Router,
     pub state: AppState,
@@ -211,7 +116,7 @@ impl TestApp {
     }
 
     /// Registers a fresh user and returns them signed in, holding their cookies.
-    pub async fn signed_up_user(&self) -> TestUser {
+    pub async fn signed_up_user(&self) -> Persona {
         let n = Uuid::new_v4().simple().to_string();
         let email = format!("writer-{}@example.com", &n[..12]);
         let password = "correct horse battery staple".to_owned();
@@ -222,30 +127,13 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
-        TestUser {
-            id: response.json()["user"]["id"]
-                .as_str()
-                .expect("an id")
-                .parse()
-                .expect("a UUID"),
-            email,
-            password,
-            access: response
-                .cookie("access_token")
-                .expect("access cookie")
-                .value,
-            refresh: response
-                .cookie("refresh_token")
-                .expect("refresh cookie")
-                .value,
-        }
+        Persona::signed_in(&self.router, &response, &email, &password)
     }
 
     /// Creates a task for `user` with one uploaded file; returns the task as the API shows it.
-    pub async fn create_with_file(&self, user: &TestUser, file_name: &str, bytes: &[u8]) -> Value {
-        let response = self
+    pub async fn create_with_file(&self, user: &Persona, file_name: &str, bytes: &[u8]) -> Value {
+        let response = user
             .request(Method::POST, "/api/v1/tasks")
-            .cookie("access_token", &user.access)
             .multipart(&[
                 Part::text("title", file_name),
                 Part::file(file_name, "application/octet-stream", bytes),
@@ -260,19 +148,15 @@ impl TestApp {
     pub fn key_of(&self, task: &Value) -> String {
         let object = task["file_path"]
             .as_str()
-            .and_then(writers::tasks::model::StoredObject::parse)
+            .and_then(StoredObject::parse)
             .expect("an s3:// file path");
         assert_eq!(object.bucket, self.state.storage.root().bucket);
         object.key
     }
 
     /// The task as its owner sees it now.
-    pub async fn task(&self, user: &TestUser, id: &str) -> Value {
-        let response = self
-            .request(Method::GET, &format!("/api/v1/tasks/{id}"))
-            .cookie("access_token", &user.access)
-            .send()
-            .await;
+    pub async fn task(&self, user: &Persona, id: &str) -> Value {
+        let response = user.get(&format!("/api/v1/tasks/{id}")).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.text());
         response.json()
     }
@@ -295,43 +179,75 @@ impl TestApp {
     }
 }
 
-/// One part of a multipart form.
-pub struct Part {
-    pub name: String,
-    pub file_name: Option<String>,
-    pub content_type: Option<String>,
-    pub bytes: Vec<u8>,
-}
-
-impl Part {
-    pub fn text(name: &str, value: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            file_name: None,
-            content_type: None,
-            bytes: value.as_bytes().to_vec(),
-        }
-    }
-
-    pub fn file(file_name: &str, content_type: &str, bytes: &[u8]) -> Self {
-        Self {
-            name: "file".to_owned(),
-            file_name: Some(file_name.to_owned()),
-            content_type: Some(content_type.to_owned()),
-            bytes: bytes.to_vec(),
-        }
-    }
-}
-
-/// A registered user and the cookies their last sign-in set.
-pub struct TestUser {
+/// A signed-in user: a persona whose requests carry their access cookie, as a browser's would.
+#[derive(Clone)]
+pub struct Persona {
     pub id: Uuid,
     pub email: String,
     pub password: String,
+    /// The cookies their last sign-in set.
     pub access: String,
     pub refresh: String,
+    router: Router,
 }
 
+impl std::fmt::Debug for Persona {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Persona")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Persona {
+    /// The user a `201` from `POST /auth/register` (or a `200` from a login) signed in, served
+    /// by `router`.
+    ///
+    /// # Panics
+    /// When the response does not carry a user and both cookies.
+    #[track_caller]
+    pub fn signed_in(
+        router: &Router,
+        response: &TestResponse,
+        email: &str,
+        password: &str,
+    ) -> Self {
+        Self {
+            id: response.json()["user"]["id"]
+                .as_str()
+                .expect("an id")
+                .parse()
+                .expect("a UUID"),
+            email: email.to_owned(),
+            password: password.to_owned(),
+            access: response
+                .cookie("access_token")
+                .expect("access cookie")
+                .value,
+            refresh: response
+                .cookie("refresh_token")
+                .expect("refresh cookie")
+                .value,
+            router: router.clone(),
+        }
+    }
+
+    /// A request as this user: their access cookie set.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        request_to(&self.router, method, path).cookie("access_token", &self.access)
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request(Method::GET, path).send().await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::POST, path).json(body).send().await
+    }
+}
+
+#[derive(Debug)]
 pub struct RequestBuilder {
     router: Router,
     request: axum::http::request::Builder,
@@ -353,37 +269,9 @@ impl RequestBuilder {
     }
 
     /// A `multipart/form-data` body of `parts`.
-    pub fn multipart(mut self, parts: &[Part]) -> Self {
-        let boundary = "----writers-test-boundary-7MA4YWxkTrZu0gW";
-        let mut body = Vec::new();
-        for part in parts {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"",
-                    part.name
-                )
-                .as_bytes(),
-            );
-            if let Some(file_name) = &part.file_name {
-                body.extend_from_slice(b"; filename=\"");
-                body.extend_from_slice(file_name.as_bytes());
-                body.extend_from_slice(b"\"");
-            }
-            body.extend_from_slice(b"\r\n");
-            if let Some(content_type) = &part.content_type {
-                body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
-            }
-            body.extend_from_slice(b"\r\n");
-            body.extend_from_slice(&part.bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        self.request = self.request.header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
-        );
-        self.body = Body::from(body);
-        self
+    pub fn multipart(self, parts: &[Part]) -> Self {
+        let (content_type, body) = crate::multipart::encode(parts);
+        self.body(&content_type, body)
     }
 
     pub fn form(mut self, body: &str) -> Self {
@@ -477,6 +365,7 @@ pub async fn send(router: Router, request: Request<Body>) -> TestResponse {
     }
 }
 
+#[derive(Debug)]
 pub struct TestResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,

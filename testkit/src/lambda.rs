@@ -1,0 +1,108 @@
+//! Function binaries started as they run in AWS: each behind its own [`RuntimeApi`], with the
+//! environment template.yaml gives every function.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use tokio::process::Child;
+
+use crate::runtime_api::RuntimeApi;
+
+/// Every function binary the workspace builds, in template.yaml's order.
+pub const BINARIES: [&str; 8] = [
+    "auth",
+    "tasks-create",
+    "tasks-list",
+    "tasks-get",
+    "api-docs",
+    "file-processor",
+    "sweeper",
+    "migrate",
+];
+
+/// One running function: its binary, and the Runtime API it polls.
+#[derive(Debug)]
+pub struct Lambda {
+    pub runtime: RuntimeApi,
+    pub process: Child,
+}
+
+/// Functions configured as template.yaml configures them in AWS.
+///
+/// As deployed, nothing reaches a function from the developer's environment that AWS would not
+/// give it: `DATABASE_URL` and `JWT_SECRET` are removed (the deployed functions read both from
+/// Secrets Manager), and [`Deployment::environment`] holds the rest.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    /// The folder the binaries are in, e.g. `target/debug`.
+    pub binaries: PathBuf,
+    /// What template.yaml's `Globals` and the function's own `Environment` set.
+    pub environment: Vec<(String, String)>,
+    /// The function's `MemorySize`.
+    pub memory_mb: u32,
+}
+
+impl Deployment {
+    /// Functions from `binaries` with `environment`, at template.yaml's 256 MB.
+    pub fn new(binaries: impl Into<PathBuf>, environment: Vec<(String, String)>) -> Self {
+        Self {
+            binaries: binaries.into(),
+            environment,
+            memory_mb: 256,
+        }
+    }
+
+    /// Starts `binary` as the function `writers-<binary>`, each invocation given `timeout`.
+    /// `stdout` is where its log lines go (piped to read the sweeper's metrics, null to keep a
+    /// benchmark's output clean).
+    ///
+    /// # Errors
+    /// When no port can be bound or the binary cannot be started.
+    pub async fn start(
+        &self,
+        binary: &str,
+        timeout: Duration,
+        stdout: Stdio,
+    ) -> std::io::Result<Lambda> {
+        let runtime = RuntimeApi::start(&format!("writers-{binary}"), timeout).await?;
+        let mut command = self.command(&runtime, binary);
+        let process = command
+            .stdout(stdout)
+            .spawn()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("starting {binary}: {e}")))?;
+        Ok(Lambda { runtime, process })
+    }
+
+    /// The command [`Deployment::start`] spawns, for a caller that times the spawn itself.
+    pub fn command(&self, runtime: &RuntimeApi, binary: &str) -> tokio::process::Command {
+        let mut command = runtime.command(&self.binaries.join(binary), self.memory_mb);
+        command
+            .env_remove("DATABASE_URL")
+            .env_remove("JWT_SECRET")
+            .envs(self.environment.iter().map(|(k, v)| (k, v)));
+        command
+    }
+}
+
+/// Builds every function binary if it is not up to date (a no-op after `make test`'s build) and
+/// returns the folder they are in; for tests, whose own binary sits in `target/<profile>/deps`.
+///
+/// # Panics
+/// When the build fails.
+pub fn built_binaries() -> PathBuf {
+    let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
+    build.args(["build", "--quiet", "--bins"]);
+    for name in BINARIES {
+        build.args(["-p", name]);
+    }
+    let status = build
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the function binaries failed");
+    // target/debug/deps/api-… → target/debug
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .to_path_buf()
+}
