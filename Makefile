@@ -6,7 +6,7 @@ SHELL := bash
 .ONESHELL:
 .DEFAULT_GOAL := help
 
-# Local configuration: the table in README.md says what each variable means and who sets it in AWS.
+# Local configuration: docs/configuration.md says what each variable means and who sets it in AWS.
 # DATABASE_URL is resolved by scripts/postgres.sh (yours if reachable, else a throwaway cluster).
 export STORAGE_ROOT ?= s3://writers-local/writers
 export QUEUE_URL ?= http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-jobs
@@ -24,7 +24,7 @@ export AWS_REGION ?= us-east-1
 export SQLX_OFFLINE := true
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: help run test stop db localstack migrate lint-template package bench sqlx-prepare openapi fuzz
+.PHONY: help run test check stop db localstack migrate lint-template package bench sqlx-prepare openapi fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,13 +34,32 @@ run: ## set everything up and serve the API on 127.0.0.1:$(PORT)
 	export DATABASE_URL=$$(scripts/postgres.sh up)
 	localstack/localstack.sh up
 	cargo run --quiet -p migrate -- up
-	exec cargo run -p writers --bin local-api
+	cargo build -p writers --bin local-api
+	# exec keeps this shell's pid: the pid file names local-api itself, for `make stop`.
+	mkdir -p .local
+	echo $$$$ > .local/local-api.pid
+	exec "$${CARGO_TARGET_DIR:-target}/debug/local-api"
 
 test: ## set everything up and run the whole test suite (what CI runs)
 	@scripts/test.sh
 
-stop: ## stop LocalStack, the throwaway Postgres cluster and a running local-api
-	@pkill -f 'target/[a-z]*/local-api' || true
+check: ## quick checks for contributors: formatting, clippy and the tests that need no services
+	@echo "make check: formatting, clippy, then the unit tests (no Postgres or LocalStack; make test runs everything)"
+	cargo fmt --all --check || { echo "make check: formatting differs; run 'cargo fmt --all'" >&2; exit 1; }
+	cargo clippy --quiet --workspace --all-targets -- -D warnings
+	if cargo nextest --version >/dev/null 2>&1; then
+	    cargo nextest run --workspace --lib --bins --status-level fail --final-status-level fail
+	else
+	    cargo test --workspace --lib --bins
+	fi
+
+stop: ## stop what this checkout started: its local-api, LocalStack and throwaway Postgres cluster
+	@pidfile=.local/local-api.pid
+	# Only the process this checkout's `make run` recorded, and only while it still is local-api.
+	if [ -f $$pidfile ] && pid=$$(cat $$pidfile) && grep -qs local-api /proc/$$pid/cmdline; then
+	    kill $$pid && echo "stopped local-api ($$pid)"
+	fi
+	rm -f $$pidfile
 	localstack/localstack.sh down
 	scripts/postgres.sh down
 
@@ -76,5 +95,5 @@ lint-template: ## cfn-lint and sam validate --lint on template.yaml (pinned, own
 bench: ## release builds, then every benchmark against its target; writes BENCHMARKS.md
 	@scripts/bench.sh
 
-package: ## build every function for AWS with sam build (arm64, no Docker); then see README, "Deploying"
+package: ## build every function for AWS with sam build (arm64, no Docker); then see docs/deployment.md
 	@scripts/package.sh
