@@ -17,6 +17,7 @@ use testkit::{
     gateway::{cloudformation_response_url, serve_gateway},
     lambda::{Deployment, built_binaries},
     over_http, request_to,
+    runtime_api::InvokeError,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
@@ -94,6 +95,15 @@ async fn every_binary_serves_the_whole_flow_as_deployed(pool: PgPool) {
         processes.push(lambda.process);
     }
     let processor = start("file-processor", FUNCTION_TIMEOUT, Stdio::inherit()).await;
+    // An event that is not an SQS batch: the runtime reports the function's error.
+    let refused = processor
+        .runtime
+        .invoke(json!({"not": "an SQS event"}))
+        .await;
+    assert!(
+        matches!(refused, Err(InvokeError::Function(_))),
+        "{refused:?}"
+    );
     let address = serve_gateway(functions).await;
     let api = over_http(address);
     let jobs = writers::files::queue::JobQueue::new(
