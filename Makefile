@@ -55,9 +55,13 @@ check: ## quick checks for contributors: formatting, clippy and the tests that n
 
 stop: ## stop what this checkout started: its local-api, LocalStack and throwaway Postgres cluster
 	@pidfile=.local/local-api.pid
-	# Only the process this checkout's `make run` recorded, and only while it still is local-api.
-	if [ -f $$pidfile ] && pid=$$(cat $$pidfile) && grep -qs local-api /proc/$$pid/cmdline; then
-	    kill $$pid && echo "stopped local-api ($$pid)"
+	# Only the process this checkout's `make run` recorded, and only while that pid still runs this
+	# checkout's own binary (a reused pid, or another checkout's server, is left alone).
+	binary="$$(pwd)/$${CARGO_TARGET_DIR:-target}/debug/local-api"
+	if [ -f $$pidfile ] && pid=$$(cat $$pidfile); then
+	    case "$$(readlink /proc/$$pid/exe 2>/dev/null || true)" in
+	        "$$binary"|"$$binary (deleted)") kill $$pid && echo "stopped local-api ($$pid)" ;;
+	    esac
 	fi
 	rm -f $$pidfile
 	localstack/localstack.sh down

@@ -68,13 +68,6 @@ impl AppState {
         }
     }
 
-    /// The same state reading `clock` instead of the system time (tests).
-    #[must_use]
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
     /// The token keys, loaded on first use and kept for the life of the process.
     ///
     /// From `JWT_SECRET` directly, or from Secrets Manager (`JWT_SECRET_ARN`): that read happens

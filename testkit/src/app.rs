@@ -39,7 +39,8 @@ impl TestApp {
     /// Serves `state` as it is (tests that swap a client for a broken one).
     pub fn with_state(state: AppState) -> Self {
         let clock = Clock::fixed(chrono::Utc::now());
-        let state = state.with_clock(clock.clone());
+        let mut state = state;
+        state.clock = clock.clone();
         Self {
             router: writers::http::local_app(state.clone()),
             state,

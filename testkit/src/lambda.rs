@@ -7,7 +7,7 @@ use tokio::process::Child;
 
 use crate::runtime_api::RuntimeApi;
 
-/// Every function binary the workspace builds, in template.yaml's order.
+/// Every function binary the workspace builds.
 pub const BINARIES: [&str; 8] = [
     "auth",
     "tasks-create",
@@ -28,21 +28,22 @@ pub struct Lambda {
 
 /// Functions configured as template.yaml configures them in AWS.
 ///
-/// As deployed, nothing reaches a function from the developer's environment that AWS would not
-/// give it: `DATABASE_URL` and `JWT_SECRET` are removed (the deployed functions read both from
-/// Secrets Manager), and [`Deployment::environment`] holds the rest.
+/// `DATABASE_URL` and `JWT_SECRET` are removed from the environment a binary inherits (the
+/// deployed functions read both from Secrets Manager); [`Deployment::environment`] adds what
+/// template.yaml sets. The rest of the caller's environment (`make test`'s LocalStack endpoint and
+/// credentials, for one) passes through, as it must to reach LocalStack.
 #[derive(Clone, Debug)]
 pub struct Deployment {
     /// The folder the binaries are in, e.g. `target/debug`.
     pub binaries: PathBuf,
     /// What template.yaml's `Globals` and the function's own `Environment` set.
     pub environment: Vec<(String, String)>,
-    /// The function's `MemorySize`.
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, the same for every function started.
     pub memory_mb: u32,
 }
 
 impl Deployment {
-    /// Functions from `binaries` with `environment`, at template.yaml's 256 MB.
+    /// Functions from `binaries` with `environment`, at the 256 MB of template.yaml's `Globals`.
     pub fn new(binaries: impl Into<PathBuf>, environment: Vec<(String, String)>) -> Self {
         Self {
             binaries: binaries.into(),

@@ -6,7 +6,7 @@
 //! - [`events`]: SQS, S3, schedule, CloudFormation and HTTP (payload 2.0) events.
 //! - [`aws`]: a configuration of one's own: queue, storage prefix, bucket, secrets.
 //! - [`app`]: the whole router in-process over a per-test database, requests, responses, and
-//!   [`app::Persona`]s, signed-in users whose requests carry their cookies.
+//!   [`app::Persona`]s, signed-in users whose requests carry their access cookie.
 //! - [`multipart`]: `multipart/form-data` bodies.
 
 pub mod app;

@@ -367,16 +367,7 @@ async fn tokens_signed_with_the_previous_secret_verify_during_a_rotation(pool: P
 #[sqlx::test(migrations = "../migrations")]
 async fn the_secret_can_be_read_from_secrets_manager_on_first_use(pool: PgPool) {
     const SECRET: &str = "a-secret-kept-in-secrets-manager-0123456789";
-    let secrets = aws_sdk_secretsmanager::Client::new(&writers::aws::sdk_config(&config()).await);
-    let arn = secrets
-        .create_secret()
-        .name(format!("writers-test-{}", uuid::Uuid::new_v4()))
-        .secret_string(SECRET)
-        .send()
-        .await
-        .expect("LocalStack's Secrets Manager")
-        .arn
-        .expect("an ARN");
+    let arn = testkit::aws::secret(&config(), "writers-test", SECRET).await;
 
     let from_arn = TestApp::with_config(
         Config {
@@ -416,7 +407,7 @@ async fn the_secret_can_be_read_from_secrets_manager_on_first_use(pool: PgPool) 
         "internal server error",
         "no AWS message leaks"
     );
-    secrets
+    aws_sdk_secretsmanager::Client::new(&writers::aws::sdk_config(&config()).await)
         .delete_secret()
         .secret_id(&arn)
         .force_delete_without_recovery(true)

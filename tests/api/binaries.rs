@@ -158,6 +158,7 @@ async fn every_binary_serves_the_whole_flow_as_deployed(pool: PgPool) {
     // (S3's test event for the new notification may arrive in the same batch.)
     let polled = process_jobs().await;
     assert!(polled.received >= 1 && polled.failed == 0, "{polled:?}");
+    assert_eq!(polled.deleted, polled.received, "{polled:?}");
     let listed = ada.get("/api/v1/tasks?limit=10").await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
     let page = listed.json();
@@ -169,6 +170,7 @@ async fn every_binary_serves_the_whole_flow_as_deployed(pool: PgPool) {
     assert_eq!(task.status, StatusCode::OK);
     // tests/fixtures/README.md: chapter.txt has 28 words.
     assert_eq!(task.json()["word_count"], 28);
+    assert_eq!(task.json()["detected_content_type"], "text/plain");
     let result = ada.get(&format!("/api/v1/tasks/{id}/result")).await;
     assert_eq!(result.status, StatusCode::OK, "{}", result.text());
 

@@ -22,7 +22,7 @@ use writers::{
 use testkit::{
     Persona, TestApp, TestResponse,
     aws::{isolated_config, notifying_bucket},
-    events::{batch, message},
+    events::{batch, message, object_created},
 };
 
 use crate::processor::deadline;
@@ -244,13 +244,8 @@ async fn an_object_of_another_size_than_declared_is_cancelled(pool: PgPool) {
         .put(key, vec![b'x'; 50], "text/plain")
         .await
         .expect("put");
-    let record = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": app.state.storage.root().bucket}, "object": {"key": key, "size": 50}}}]});
-    let response = handle_batch(
-        &app.state,
-        batch([message("m", record.to_string())]),
-        deadline(),
-    )
-    .await;
+    let record = object_created(&app.state.storage.root().bucket, key, 50);
+    let response = handle_batch(&app.state, batch([message("m", record)]), deadline()).await;
     assert!(response.batch_item_failures.is_empty());
     let task = app.task(&ada, created["id"].as_str().expect("id")).await;
     assert_eq!(task["status"], "cancelled");
@@ -407,14 +402,8 @@ async fn files_and_results_are_for_their_owner_and_only_when_there(pool: PgPool)
     let ada = app.signed_up_user().await;
     let eve = app.signed_up_user().await;
     let get = |user: &Persona, path: String| {
-        let access = user.access.clone();
-        let app = &app;
-        async move {
-            app.request(Method::GET, &path)
-                .cookie("access_token", &access)
-                .send()
-                .await
-        }
+        let user = user.clone();
+        async move { user.get(&path).await }
     };
 
     let task = app

@@ -21,7 +21,7 @@ use writers::{
 use testkit::{
     Persona, TestApp,
     aws::isolated_config,
-    events::{batch, message},
+    events::{batch, message, object_created},
     fixture,
 };
 
@@ -382,8 +382,7 @@ async fn an_s3_record_for_a_direct_upload_is_processed_and_one_for_an_api_upload
             .replace(' ', "+")
             .replace('(', "%28")
             .replace(')', "%29");
-        json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": root.bucket}, "object": {"key": encoded, "size": 13}}}]})
-            .to_string()
+        object_created(&root.bucket, &encoded, 13)
     };
 
     // An upload through the API: its own job processes it, never its S3 event.
