@@ -37,9 +37,8 @@ impl TestApp {
     }
 
     /// Serves `state` as it is (tests that swap a client for a broken one).
-    pub fn with_state(state: AppState) -> Self {
+    pub fn with_state(mut state: AppState) -> Self {
         let clock = Clock::fixed(chrono::Utc::now());
-        let mut state = state;
         state.clock = clock.clone();
         Self {
             router: writers::http::local_app(state.clone()),
@@ -109,11 +108,7 @@ impl TestApp {
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        RequestBuilder {
-            router: self.router.clone(),
-            request: Request::builder().method(method).uri(path),
-            body: Body::empty(),
-        }
+        request_to(&self.router, method, path)
     }
 
     /// Registers a fresh user and returns them signed in, holding their cookies.
@@ -186,7 +181,7 @@ pub struct Persona {
     pub id: Uuid,
     pub email: String,
     pub password: String,
-    /// The cookies their last sign-in set.
+    /// The access and refresh cookies their last sign-in set.
     pub access: String,
     pub refresh: String,
     router: Router,
@@ -261,12 +256,8 @@ impl RequestBuilder {
         self
     }
 
-    pub fn json(mut self, body: &Value) -> Self {
-        self.request = self
-            .request
-            .header(header::CONTENT_TYPE, "application/json");
-        self.body = Body::from(body.to_string());
-        self
+    pub fn json(self, body: &Value) -> Self {
+        self.body("application/json", body.to_string())
     }
 
     /// A `multipart/form-data` body of `parts`.
@@ -275,12 +266,8 @@ impl RequestBuilder {
         self.body(&content_type, body)
     }
 
-    pub fn form(mut self, body: &str) -> Self {
-        self.request = self
-            .request
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        self.body = Body::from(body.to_owned());
-        self
+    pub fn form(self, body: &str) -> Self {
+        self.body("application/x-www-form-urlencoded", body.to_owned())
     }
 
     /// A raw body with the given content type.

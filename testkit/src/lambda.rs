@@ -90,7 +90,7 @@ impl Deployment {
 /// # Panics
 /// When the build fails.
 pub fn built_binaries() -> PathBuf {
-    let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
+    let mut build = std::process::Command::new(env!("CARGO"));
     build.args(["build", "--quiet", "--bins"]);
     for name in BINARIES {
         build.args(["-p", name]);

@@ -176,10 +176,7 @@ async fn every_binary_serves_the_whole_flow_as_deployed(pool: PgPool) {
 
     // a large upload, PUT to its presigned URL → S3's notification → the processor binary
     let bytes = "chapter ".repeat(700 * 1024).into_bytes();
-    let declared = ada.request(Method::POST, "/api/v1/tasks/uploads")
-        .json(&json!({"title": "Long novel", "file": {"name": "novel.txt", "size": bytes.len(), "content_type": "text/plain"}}))
-        .send()
-        .await;
+    let declared = ada.post_json("/api/v1/tasks/uploads", &json!({"title": "Long novel", "file": {"name": "novel.txt", "size": bytes.len(), "content_type": "text/plain"}})).await;
     assert_eq!(declared.status, StatusCode::CREATED, "{}", declared.text());
     let declared = declared.json();
     let upload = &declared["upload"];

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::{
     body::Bytes,
-    http::{HeaderMap, Method, StatusCode},
+    http::{HeaderMap, StatusCode},
 };
 use chrono::TimeDelta;
 use http_body_util::{BodyExt, Full};
@@ -69,10 +69,7 @@ async fn app_with_notifications(pool: PgPool) -> TestApp {
 }
 
 async fn request_upload(user: &Persona, body: &Value) -> TestResponse {
-    user.request(Method::POST, "/api/v1/tasks/uploads")
-        .json(body)
-        .send()
-        .await
+    user.post_json("/api/v1/tasks/uploads", body).await
 }
 
 fn upload_of(name: &str, size: usize, content_type: &str) -> Value {
@@ -451,9 +448,7 @@ async fn files_and_results_are_for_their_owner_and_only_when_there(pool: PgPool)
     }
 
     let bare = ada
-        .request(Method::POST, "/api/v1/tasks")
-        .json(&json!({"title": "no file"}))
-        .send()
+        .post_json("/api/v1/tasks", &json!({"title": "no file"}))
         .await
         .json();
     let bare_id = bare["id"].as_str().expect("id");

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use axum::http::Method;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 use sqlx::{PgPool, postgres::PgPoolOptions};
@@ -402,10 +401,7 @@ async fn an_s3_record_for_a_direct_upload_is_processed_and_one_for_an_api_upload
     assert_eq!(untouched["status"], "in_progress");
 
     // A direct upload: its S3 event is what starts it.
-    let created = ada.request(Method::POST, "/api/v1/tasks/uploads")
-        .json(&json!({"title": "t", "file": {"name": "My Draft (2).txt", "size": 13, "content_type": "text/plain"}}))
-        .send()
-        .await
+    let created = ada.post_json("/api/v1/tasks/uploads", &json!({"title": "t", "file": {"name": "My Draft (2).txt", "size": 13, "content_type": "text/plain"}})).await
         .json();
     let key = app.key_of(&created);
     assert!(key.ends_with("/My_Draft_(2).txt"), "{key}");

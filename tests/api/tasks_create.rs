@@ -95,9 +95,10 @@ async fn a_task_without_a_file_stays_pending_and_queues_nothing(pool: PgPool) {
     assert_eq!(multipart.json()["file_path"], Value::Null);
 
     let json = ada
-        .request(Method::POST, "/api/v1/tasks")
-        .json(&json!({"title": "Research", "due_date": "2026-12-24T09:30:00"}))
-        .send()
+        .post_json(
+            "/api/v1/tasks",
+            &json!({"title": "Research", "due_date": "2026-12-24T09:30:00"}),
+        )
         .await;
     assert_eq!(json.status, StatusCode::ACCEPTED, "{}", json.text());
     assert_eq!(json.json()["status"], "pending");

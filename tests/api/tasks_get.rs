@@ -1,6 +1,6 @@
 //! `GET /api/v1/tasks/{task_id}`: the owner's task; 403, 404 and 422 otherwise.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -15,9 +15,7 @@ async fn the_owner_gets_the_task_and_others_are_forbidden(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (ada, bob) = (app.signed_up_user().await, app.signed_up_user().await);
     let created = ada
-        .request(Method::POST, "/api/v1/tasks")
-        .json(&json!({"title": "Draft chapter one"}))
-        .send()
+        .post_json("/api/v1/tasks", &json!({"title": "Draft chapter one"}))
         .await
         .json();
     let id = created["id"].as_str().expect("an id");

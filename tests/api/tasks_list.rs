@@ -12,9 +12,7 @@ async fn list(user: &Persona, query: &str) -> TestResponse {
 
 async fn create_titled(user: &Persona, title: &str) {
     let response = user
-        .request(Method::POST, "/api/v1/tasks")
-        .json(&json!({"title": title}))
-        .send()
+        .post_json("/api/v1/tasks", &json!({"title": title}))
         .await;
     assert_eq!(response.status, StatusCode::ACCEPTED);
 }
