@@ -12,6 +12,10 @@ export STORAGE_ROOT ?= s3://writers-local/writers
 export QUEUE_URL ?= http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-jobs
 export DEAD_LETTER_QUEUE_URL ?= http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-jobs-dlq
 export JWT_SECRET ?= local-development-only-secret-never-use-in-production-0123456789
+# The application's own database role, which `migrate up` creates; local-api and the tests
+# connect as it (in AWS its password is a generated secret; docs/deployment.md).
+export APP_DATABASE_USER ?= writers_app
+export APP_DATABASE_PASSWORD ?= local-development-only-app-password
 export DB_MAX_CONNECTIONS ?= 10
 export PORT ?= 8000
 export RUST_LOG ?= info,writers=debug,sqlx::postgres::notice=warn
@@ -35,6 +39,8 @@ run: ## set everything up and serve the API on 127.0.0.1:$(PORT)
 	localstack/localstack.sh up
 	cargo run --quiet -p migrate -- up
 	cargo build -p writers --bin local-api
+	# Served as the application role that `migrate up` just granted (no DDL), as in AWS.
+	export DATABASE_URL=$$(scripts/postgres.sh app-url "$$DATABASE_URL")
 	# exec keeps this shell's pid: the pid file names local-api itself, for `make stop`.
 	mkdir -p .local
 	echo $$$$ > .local/local-api.pid

@@ -19,10 +19,13 @@ DATABASE_URL=$(scripts/postgres.sh fresh writers_fuzz)
 export DATABASE_URL
 cargo run --quiet -p migrate -- up >/dev/null
 cargo build --quiet -p writers --bin local-api
+# The server connects as the application role, as in AWS: no DDL, data access only.
+DATABASE_URL=$(scripts/postgres.sh app-url "$DATABASE_URL")
 
-# The fuzzer is one client from one address registering and failing logins by the hundred;
-# the per-address limits are raised for it (their behaviour has its own tests).
-LOGIN_FAILURES_PER_IP=1000000 REGISTRATIONS_PER_IP_PER_HOUR=1000000 PORT=$port RUST_LOG=warn \
+# The fuzzer is one client from one address registering, failing logins and creating tasks by
+# the hundred; the per-address and per-user limits are raised for it (they have their own tests).
+LOGIN_FAILURES_PER_IP=1000000 REGISTRATIONS_PER_IP_PER_HOUR=1000000 TASKS_PER_USER_PER_HOUR=1000000 \
+    PORT=$port RUST_LOG=warn \
     target/debug/local-api >"$report_dir/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

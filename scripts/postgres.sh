@@ -3,6 +3,7 @@
 #   postgres.sh up          print a reachable DATABASE_URL (to stdout) whose database exists
 #   postgres.sh fresh NAME  the same for a database NAME dropped and created anew (tests)
 #   postgres.sh down  stop the throwaway cluster, if this script started one
+#   postgres.sh app-url URL  URL's database as the application role (APP_DATABASE_USER/PASSWORD)
 # DATABASE_URL is used when it is set and reachable (CI machines and most laptops run Postgres
 # on 127.0.0.1:5432). Otherwise a throwaway cluster is started from the machine's PostgreSQL
 # binaries in .local/pg on port 54329, installing them from the OS packages when absent.
@@ -107,5 +108,12 @@ case "${1:-}" in
     up) up ;;
     fresh) fresh "${2:?usage: $0 fresh NAME}" ;;
     down) down ;;
+    # The same database as the application role (db::roles), which `migrate up` creates.
+    app-url)
+        url=${2:?usage: $0 app-url OWNER_URL}
+        rest=${url#*://}
+        rest=${rest#*@}
+        echo "postgres://${APP_DATABASE_USER:?}:${APP_DATABASE_PASSWORD:?}@$rest"
+        ;;
     *) echo "usage: $0 up|fresh NAME|down" >&2; exit 2 ;;
 esac

@@ -43,11 +43,24 @@ pub async fn read_secret(
     }
 }
 
+/// How long one S3 or SQS call may take, retries included, until its response begins.
+///
+/// An HTTP function makes at most two such calls in a row (the create request: the file's PUT,
+/// then the object's removal when its task cannot be stored), plus one wait for a database
+/// connection ([`crate::db::ACQUIRE_TIMEOUT`]): [`http::HTTP_FUNCTION_TIMEOUT`] leaves room for
+/// all three, so a hung dependency ends as our `503` with `Retry-After`, never as a Lambda
+/// timeout (API Gateway's bare `503`) that skipped the cleanup.
+///
+/// [`http::HTTP_FUNCTION_TIMEOUT`]: crate::http::HTTP_FUNCTION_TIMEOUT
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
+/// One attempt's share: two attempts fit the operation's budget.
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The AWS SDK configuration every client shares.
 ///
-/// The region is explicit (no instance-metadata lookup at cold start) and timeouts are short, so
-/// an unreachable S3 or SQS becomes a quick `503`, not a request hanging until API Gateway gives
-/// up at 30 s.
+/// The region is explicit (no instance-metadata lookup at cold start) and timeouts are short
+/// ([`SDK_OPERATION_TIMEOUT`]), so an unreachable S3 or SQS becomes a quick `503`.
 pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     sdk_config_for(&config.aws_region).await
 }
@@ -58,10 +71,11 @@ pub async fn sdk_config_for(region: &str) -> aws_config::SdkConfig {
         .region(Region::new(region.to_owned()))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                // Until the response arrives; a streamed body is bounded by the read timeout instead,
-                // since large objects stream for longer than this.
-                .operation_timeout(Duration::from_secs(15))
+                .connect_timeout(SDK_CONNECT_TIMEOUT)
+                // Until the response begins; a streamed body is bounded by the read timeout
+                // instead (the processor streams large objects for longer than this).
+                .operation_timeout(SDK_OPERATION_TIMEOUT)
+                .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
                 .read_timeout(Duration::from_secs(10))
                 .build(),
         )

@@ -41,6 +41,28 @@ pub struct Config {
     pub login_failures_per_ip: i64,
     /// Registrations from one source address within an hour before it is refused.
     pub registrations_per_ip_per_hour: i64,
+    /// Within this time of its rotation, a refresh token presented again (a second tab, a retry
+    /// after a lost response) yields new tokens of the same session instead of revoking it.
+    pub refresh_reuse_grace: Duration,
+    /// A session ends this long after its login, however often it is refreshed.
+    pub session_max_lifetime: Duration,
+    /// How long after its URL expires a direct upload is still awaited, and how old an unowned
+    /// upload object must be before the sweeper deletes it.
+    pub upload_grace: Duration,
+    /// How old the record of a create request's upload must be before the sweeper deletes its
+    /// object (the request died between its PUT and its commit); longer than any request lasts.
+    pub unfinished_upload_after: Duration,
+    /// The jobs queue's visibility timeout: how long a received job stays hidden (template.yaml
+    /// sets the queue's; the two must agree).
+    pub job_visibility_timeout: Duration,
+    /// The jobs queue's `maxReceiveCount`: receives before SQS moves a job to the dead-letter queue.
+    pub job_max_receives: i32,
+    /// Bytes of uploads one user may store (multipart files, and direct uploads at their declared size).
+    pub user_quota_bytes: u64,
+    /// Tasks one user may create within an hour before creation is refused.
+    pub tasks_per_user_per_hour: i64,
+    /// How often `local-api` runs the sweeper (in AWS a schedule runs it once a minute).
+    pub sweep_interval: Duration,
     /// Port of the local server (`local-api`); Lambda ignores it.
     pub port: u16,
     /// AWS region for the SDK clients (set by Lambda; `us-east-1` locally).
@@ -92,12 +114,53 @@ impl Config {
             db_max_connections: env.parsed_or("DB_MAX_CONNECTIONS", 2)?,
             login_failures_per_ip: env.parsed_or("LOGIN_FAILURES_PER_IP", 100)?,
             registrations_per_ip_per_hour: env.parsed_or("REGISTRATIONS_PER_IP_PER_HOUR", 20)?,
+            refresh_reuse_grace: secs(env.parsed_or("REFRESH_REUSE_GRACE_SECS", 30)?),
+            session_max_lifetime: secs(
+                env.parsed_or("SESSION_MAX_LIFETIME_SECS", 30 * 24 * 60 * 60)?,
+            ),
+            upload_grace: secs(env.parsed_or("UPLOAD_GRACE_SECS", 10 * 60)?),
+            unfinished_upload_after: unfinished_upload_after(&env)?,
+            job_visibility_timeout: secs(env.parsed_or("JOB_VISIBILITY_TIMEOUT_SECS", 360)?),
+            job_max_receives: positive(&env, "JOB_MAX_RECEIVES", 5)?,
+            user_quota_bytes: env.parsed_or("USER_QUOTA_BYTES", 1024 * 1024 * 1024)?,
+            tasks_per_user_per_hour: positive(&env, "TASKS_PER_USER_PER_HOUR", 100)?.into(),
+            sweep_interval: secs(
+                positive(&env, "SWEEP_INTERVAL_SECS", 5)?
+                    .unsigned_abs()
+                    .into(),
+            ),
             port: env.parsed_or("PORT", 8000)?,
             aws_region: region(&env),
             aws_endpoint_overridden: env.optional("AWS_ENDPOINT_URL").is_some()
                 || env.optional("AWS_ENDPOINT_URL_S3").is_some(),
         })
     }
+}
+
+/// `UNFINISHED_UPLOAD_SECS`: 5 minutes by default, and always longer than an HTTP function may
+/// run, so no request that could still commit its task loses its object.
+fn unfinished_upload_after(env: &Env<'_>) -> Result<Duration, ConfigError> {
+    let after = secs(env.parsed_or("UNFINISHED_UPLOAD_SECS", 5 * 60)?);
+    if after <= crate::http::HTTP_FUNCTION_TIMEOUT {
+        return Err(ConfigError::invalid(
+            "UNFINISHED_UPLOAD_SECS",
+            "must be longer than the HTTP functions' 10 s timeout",
+        ));
+    }
+    Ok(after)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A count that must be at least 1.
+fn positive(env: &Env<'_>, name: &'static str, default: i32) -> Result<i32, ConfigError> {
+    let n = env.parsed_or(name, default)?;
+    if n < 1 {
+        return Err(ConfigError::invalid(name, "must be at least 1"));
+    }
+    Ok(n)
 }
 
 /// `UPLOAD_URL_TTL_SECS`: 15 minutes by default; S3 accepts 1 s to 7 days.
@@ -163,6 +226,52 @@ pub fn database_from_env() -> Result<(Database, String), ConfigError> {
     let lookup = |name: &str| std::env::var(name).ok();
     let env = Env(&lookup);
     Ok((database(&env)?, region(&env)))
+}
+
+/// The application's database role, as `migrate` learns it (see `db::roles`).
+#[derive(Clone, Debug)]
+pub enum AppRole {
+    /// `APP_DATABASE_USER` (default `writers_app`) and `APP_DATABASE_PASSWORD`: local development.
+    Password {
+        user: String,
+        password: SecretString,
+    },
+    /// `APP_DATABASE_SECRET_ARN`: a secret with `username` and `password` (template.yaml
+    /// generates it), the same one the functions connect with.
+    Secret { arn: String },
+}
+
+/// The application role `migrate up` maintains, if one is configured.
+///
+/// # Errors
+/// A [`ConfigError`] when both sources are set, or the password is too short.
+pub fn app_role_from_env() -> Result<Option<AppRole>, ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    app_role(&Env(&lookup))
+}
+
+fn app_role(env: &Env<'_>) -> Result<Option<AppRole>, ConfigError> {
+    match (
+        env.optional("APP_DATABASE_PASSWORD"),
+        env.optional("APP_DATABASE_SECRET_ARN"),
+    ) {
+        (Some(_), Some(_)) => Err(ConfigError::invalid(
+            "APP_DATABASE_SECRET_ARN",
+            "is set together with APP_DATABASE_PASSWORD; set only one",
+        )),
+        (None, Some(arn)) => Ok(Some(AppRole::Secret { arn })),
+        (Some(password), None) if password.len() < 16 => Err(ConfigError::invalid(
+            "APP_DATABASE_PASSWORD",
+            "must be at least 16 characters",
+        )),
+        (Some(password), None) => Ok(Some(AppRole::Password {
+            user: env
+                .optional("APP_DATABASE_USER")
+                .unwrap_or_else(|| crate::db::roles::DEFAULT_APP_ROLE.to_owned()),
+            password: SecretString::from(password),
+        })),
+        (None, None) => Ok(None),
+    }
 }
 
 /// How the functions reach Postgres.
@@ -407,6 +516,18 @@ mod tests {
         assert_eq!(config.port, 8000);
         assert_eq!(config.login_failures_per_ip, 100);
         assert_eq!(config.registrations_per_ip_per_hour, 20);
+        assert_eq!(config.refresh_reuse_grace, Duration::from_secs(30));
+        assert_eq!(
+            config.session_max_lifetime,
+            Duration::from_secs(30 * 86_400)
+        );
+        assert_eq!(config.upload_grace, Duration::from_secs(600));
+        assert_eq!(config.unfinished_upload_after, Duration::from_secs(300));
+        assert_eq!(config.job_visibility_timeout, Duration::from_secs(360));
+        assert_eq!(config.job_max_receives, 5);
+        assert_eq!(config.user_quota_bytes, 1 << 30);
+        assert_eq!(config.tasks_per_user_per_hour, 100);
+        assert_eq!(config.sweep_interval, Duration::from_secs(5));
         assert_eq!(config.storage_root.bucket, "writers-uploads");
         assert_eq!(config.storage_root.key("uploads/a"), "prod/uploads/a");
     }

@@ -1,6 +1,7 @@
 //! The Postgres pool and its connection options; [`migrate`] holds the embedded migrations.
 
 pub mod migrate;
+pub mod roles;
 
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ use crate::{
 /// A short acquire timeout turns a database outage into a quick `503`. With
 /// `DATABASE_SECRET_ARN` the pool has no credentials until
 /// `AppState::database_ready` reads the secret.
+/// How long a request waits for a database connection before it is refused with a `503`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 pub fn pool(config: &Config) -> PgPool {
     let options = match &config.database.source {
         DatabaseSource::Url(url) => url_options(expose(url), &config.database),
@@ -29,7 +33,7 @@ pub fn pool(config: &Config) -> PgPool {
     };
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_lazy_with(options)
 }
 

@@ -34,6 +34,16 @@ pub enum Error {
     UnsupportedMediaType(&'static str),
     #[error("too many attempts; try again later")]
     TooManyRequests { retry_after: Duration },
+    #[error("too many tasks created in the last hour; try again later")]
+    TooManyTasks { retry_after: Duration },
+    #[error(
+        "the file ({file_bytes} bytes) would take your uploads past your quota: {used_bytes} of {quota_bytes} bytes are used"
+    )]
+    OverQuota {
+        used_bytes: u64,
+        quota_bytes: u64,
+        file_bytes: u64,
+    },
     #[error("database unavailable")]
     Database(#[from] sqlx::Error),
     #[error("object storage unavailable")]
@@ -51,9 +61,16 @@ impl From<ValidationErrors> for Error {
 }
 
 impl Error {
-    /// Whether trying the same work again later could succeed (SQS redelivery, a client retry).
+    /// Whether trying the same work again later could succeed (SQS redelivery, a client retry):
+    /// S3 and SQS failures, and a database that could not be reached or shed the query. A query
+    /// the database refused (a value it cannot store, a broken invariant) fails the same way every
+    /// time, so it is not retryable: it is a bug, answered `500`.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Database(_) | Self::Storage(_) | Self::Queue(_))
+        match self {
+            Self::Database(e) => database_unavailable(e),
+            Self::Storage(_) | Self::Queue(_) => true,
+            _ => false,
+        }
     }
 
     /// Wraps an S3 failure; use at the storage boundary only.
@@ -64,6 +81,34 @@ impl Error {
     /// Wraps an SQS failure; use at the queue boundary only.
     pub fn queue(e: impl Into<BoxError>) -> Self {
         Self::Queue(e.into())
+    }
+}
+
+/// Whether a database error means the database was unavailable rather than that it refused the
+/// query: no connection, a pool exhausted or closed, or one of the SQLSTATEs a server sends while
+/// it starts, stops, fails over or sheds load.
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 28: credentials refused (a password rotated since the
+            // secret was read; it is read again within minutes); 53: insufficient resources;
+            // 57P01–57P03: shutting down or starting up; 57014: cancelled (the statement
+            // timeout); 40001/40P01: serialization failure and deadlock, which succeed when run again.
+            code.starts_with("08")
+                || code.starts_with("28")
+                || code.starts_with("53")
+                || matches!(
+                    &*code,
+                    "57P01" | "57P02" | "57P03" | "57014" | "40001" | "40P01"
+                )
+        }),
+        _ => false,
     }
 }
 
@@ -223,6 +268,7 @@ mod tests {
     fn only_dependency_failures_are_retryable() {
         assert!(Error::queue("timeout").is_retryable());
         assert!(Error::Database(sqlx::Error::PoolTimedOut).is_retryable());
+        assert!(!Error::Database(sqlx::Error::RowNotFound).is_retryable());
         assert!(!Error::NotFound("task").is_retryable());
         assert!(!Error::Invalid(ValidationErrors::field("title", "blank")).is_retryable());
     }

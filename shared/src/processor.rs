@@ -306,9 +306,10 @@ pub async fn process(
             "the job's object is not this task's upload".to_owned(),
         ));
     }
-    // A direct upload has just arrived: its task moves on from `pending`.
-    if task.status == TaskStatus::Pending {
-        lifecycle::start(&state.db, task_id).await?;
+    // One more delivery tried (the sweeper gives up by these, not by age); a direct upload that
+    // has just arrived moves its task on from `pending`.
+    if !lifecycle::attempt(&state.db, task_id, state.clock.now()).await? {
+        return Ok(Outcome::AlreadyFinished);
     }
     let declared = task.file_size.and_then(|n| u64::try_from(n).ok());
     let analysis = match analyse(state, key, declared).await {

@@ -8,8 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
 use crate::{
     Config, Error,
@@ -18,7 +19,7 @@ use crate::{
     config::{DatabaseSource, JwtSecret},
     db,
     files::{queue::JobQueue, storage::Storage},
-    users::token::TokenKeys,
+    users::token::{Claims, TokenKeys, TokenKind},
 };
 
 /// Shared handles for one process. Every field is cheap to clone (`Arc` inside).
@@ -32,7 +33,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The time every rule reads; fixed and movable in tests.
     pub clock: Clock,
-    keys: Arc<OnceCell<TokenKeys>>,
+    keys: Arc<Mutex<KeyCache>>,
     /// When the `DATABASE_SECRET_ARN` secret was last read into the pool's options.
     database_secret_read: Arc<Mutex<Option<Instant>>>,
     secrets: aws_sdk_secretsmanager::Client,
@@ -41,6 +42,22 @@ pub struct AppState {
 /// How long credentials read from `DATABASE_SECRET_ARN` are used before the secret is read again,
 /// so an instance picks up a rotated password within this time (open connections stay open).
 pub const DATABASE_SECRET_MAX_AGE: Duration = Duration::from_secs(5 * 60);
+
+/// How long token keys read from `JWT_SECRET_ARN` are used before the secret is read again, so
+/// warm instances sign with a rotated key, and stop accepting a retired one, within this time.
+pub const JWT_SECRET_MAX_AGE: TimeDelta = TimeDelta::minutes(5);
+
+/// A token signed with a key this instance does not know may mean the secret was rotated since
+/// it was read: the secret is read again at once, but at most this often.
+pub const JWT_UNKNOWN_KEY_REREAD_EVERY: TimeDelta = TimeDelta::minutes(1);
+
+/// The token keys and when they were read (on the clock every rule reads, so tests can move it).
+#[derive(Default)]
+struct KeyCache {
+    loaded: Option<(Arc<TokenKeys>, DateTime<Utc>)>,
+    /// The last read a token with an unknown key asked for.
+    early_read_at: Option<DateTime<Utc>>,
+}
 
 impl AppState {
     /// Builds the pool and the S3 and SQS clients from `config`, without connecting anywhere.
@@ -62,48 +79,102 @@ impl AppState {
                 .map(|url| JobQueue::new(&aws, url)),
             config: Arc::new(config),
             clock: Clock::system(),
-            keys: Arc::new(OnceCell::new()),
+            keys: Arc::new(Mutex::new(KeyCache::default())),
             database_secret_read: Arc::new(Mutex::new(None)),
             secrets: aws_sdk_secretsmanager::Client::new(&aws),
         }
     }
 
-    /// The token keys, loaded on first use and kept for the life of the process.
+    /// The token keys, loaded on first use.
     ///
-    /// From `JWT_SECRET` directly, or from Secrets Manager (`JWT_SECRET_ARN`): that read happens
-    /// on the first request that needs a token, never at cold start.
+    /// From `JWT_SECRET` directly (kept for the life of the process), or from Secrets Manager
+    /// (`JWT_SECRET_ARN`): read on the first request that needs a token, never at cold start, and
+    /// again once the keys are [`JWT_SECRET_MAX_AGE`] old. If that re-read fails, the keys in hand
+    /// are used for another minute before it is tried again.
     ///
     /// # Errors
-    /// [`Error::Unexpected`] when Secrets Manager cannot be read or the secret is too short;
-    /// the next request tries again.
-    pub async fn keys(&self) -> Result<&TokenKeys, Error> {
-        self.keys
-            .get_or_try_init(|| async {
-                match &self.config.jwt_secret {
-                    JwtSecret::Value { current, previous } => {
-                        TokenKeys::new(current, previous.as_ref())
-                    }
-                    JwtSecret::SecretsManager { arn } => {
-                        let current =
-                            read_secret(&self.secrets, arn, "AWSCURRENT", "the JWT secret")
-                                .await?
-                                .ok_or_else(|| {
-                                    anyhow::anyhow!(
-                                        "JWT_SECRET_ARN names a secret with no current value"
-                                    )
-                                })?;
-                        let previous =
-                            read_secret(&self.secrets, arn, "AWSPREVIOUS", "the JWT secret")
-                                .await?;
-                        tracing::info!(
-                            rotation = previous.is_some(),
-                            "token keys loaded from Secrets Manager"
-                        );
-                        TokenKeys::new(&current, previous.as_ref())
-                    }
+    /// [`Error::Unexpected`] when Secrets Manager cannot be read and no keys were read before, or
+    /// the secret is too short; the next request tries again.
+    pub async fn keys(&self) -> Result<Arc<TokenKeys>, Error> {
+        let now = self.clock.now();
+        let mut cache = self.keys.lock().await;
+        let from_secret = matches!(self.config.jwt_secret, JwtSecret::SecretsManager { .. });
+        match &cache.loaded {
+            Some((keys, read_at)) if !from_secret || now - *read_at < JWT_SECRET_MAX_AGE => {
+                return Ok(keys.clone());
+            }
+            _ => {}
+        }
+        match self.read_keys().await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                cache.loaded = Some((keys.clone(), now));
+                Ok(keys)
+            }
+            Err(e) => match &mut cache.loaded {
+                Some((keys, read_at)) => {
+                    tracing::warn!(error.cause_chain = ?e, "token keys not re-read; using the ones in hand for another minute");
+                    *read_at = now - JWT_SECRET_MAX_AGE + TimeDelta::minutes(1);
+                    Ok(keys.clone())
                 }
-            })
-            .await
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Verifies a token of `kind` at the clock's now. A token signed with a key this instance
+    /// does not know makes it read the secret again first (at most every
+    /// [`JWT_UNKNOWN_KEY_REREAD_EVERY`]): after a rotation, a warm instance accepts tokens that
+    /// newer instances signed.
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] for anything but a valid, unexpired token of that kind.
+    pub async fn verify_token(&self, token: &str, kind: TokenKind) -> Result<Claims, Error> {
+        let now = self.clock.now();
+        let keys = self.keys().await?;
+        let verdict = keys.verify(token, kind, now);
+        if verdict.is_ok()
+            || !keys.signed_with_unknown_key(token)
+            || !matches!(self.config.jwt_secret, JwtSecret::SecretsManager { .. })
+        {
+            return verdict;
+        }
+        {
+            let mut cache = self.keys.lock().await;
+            if cache
+                .early_read_at
+                .is_some_and(|at| now - at < JWT_UNKNOWN_KEY_REREAD_EVERY)
+            {
+                return verdict;
+            }
+            cache.early_read_at = Some(now);
+            // Stale now: the next `keys()` reads the secret.
+            if let Some((_, read_at)) = &mut cache.loaded {
+                *read_at = now - JWT_SECRET_MAX_AGE;
+            }
+        }
+        tracing::info!("a token names an unknown key: reading the JWT secret again");
+        self.keys().await?.verify(token, kind, now)
+    }
+
+    async fn read_keys(&self) -> Result<TokenKeys, Error> {
+        match &self.config.jwt_secret {
+            JwtSecret::Value { current, previous } => TokenKeys::new(current, previous.as_ref()),
+            JwtSecret::SecretsManager { arn } => {
+                let current = read_secret(&self.secrets, arn, "AWSCURRENT", "the JWT secret")
+                    .await?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("JWT_SECRET_ARN names a secret with no current value")
+                    })?;
+                let previous =
+                    read_secret(&self.secrets, arn, "AWSPREVIOUS", "the JWT secret").await?;
+                tracing::info!(
+                    rotation = previous.is_some(),
+                    "token keys loaded from Secrets Manager"
+                );
+                TokenKeys::new(&current, previous.as_ref())
+            }
+        }
     }
 
     /// Makes sure the pool can connect: with `DATABASE_SECRET_ARN`, reads the secret on first use

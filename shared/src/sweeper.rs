@@ -1,10 +1,11 @@
 //! The sweeper: scheduled housekeeping that keeps anything from waiting forever.
 //!
 //! Each run delivers the outbox jobs the create handler could not send, cancels the tasks whose
-//! job has dead-lettered, cancels the tasks that have been `in_progress` for longer than SQS
-//! could still be redelivering their job, settles direct uploads whose URL expired (processed if
-//! the object is there, cancelled if not), deletes objects under `incoming/` that belong to
-//! no task, and purges what no rule reads any more: expired sessions and delivered outbox jobs.
+//! job has dead-lettered or was tried as often as the queue allows (never one whose job is still
+//! waiting its turn), settles direct uploads whose URL expired (processed if the object is there,
+//! cancelled if not), deletes objects under `incoming/` that belong to no task and objects whose
+//! create request died before its commit, and purges what no rule reads any more: expired
+//! sessions and delivered outbox jobs. Every duty runs whether or not another failed.
 
 use std::time::Duration;
 
@@ -13,12 +14,13 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    AppState, Error,
+    AppState, Config, Error,
     files::{
         message::{FileJob, JobMessage},
         queue::JobQueue,
         storage::StoredObject,
     },
+    processor::FUNCTION_TIMEOUT,
     tasks::{self, lifecycle, objects, outbox},
     users,
 };
@@ -36,15 +38,13 @@ pub const FAILED_REPEATEDLY: &str = "processing failed repeatedly";
 /// queue (14 days) to be inspected or redriven; cancelling its task again is a no-op.
 const DEAD_LETTER_HIDDEN: Duration = Duration::from_secs(12 * 60 * 60);
 
-/// A task `in_progress` this long will not finish.
+/// After the last attempt the queue allows, how long before the sweeper gives up on the task.
 ///
-/// The queue's redrive window (5 receives × a 360 s visibility timeout = 30 min) has passed, plus
-/// a margin; tests/api/template.rs checks it against template.yaml.
-pub const GIVE_UP_AFTER: TimeDelta = TimeDelta::minutes(35);
-
-/// How long after its URL expires a direct upload is still awaited (a PUT that started in time
-/// may finish later), and how old an object under `incoming/` must be before it counts as orphaned.
-pub const UPLOAD_GRACE: TimeDelta = TimeDelta::minutes(10);
+/// That attempt may still run for up to the processor's timeout, and its job is dead-lettered
+/// once its visibility timeout has passed.
+pub fn give_up_after_last_attempt(config: &Config) -> TimeDelta {
+    TimeDelta::from_std(config.job_visibility_timeout + FUNCTION_TIMEOUT).unwrap_or(TimeDelta::MAX)
+}
 
 /// What a cancelled task's `error` says when its direct upload never came.
 pub const UPLOAD_NOT_RECEIVED: &str = "upload not received";
@@ -64,12 +64,16 @@ pub struct SweepReport {
     /// Expired direct uploads whose object was there after all, queued for processing.
     pub late_uploads_queued: usize,
     pub orphans_deleted: usize,
+    /// Objects put by a create request that died before its task was committed.
+    pub unfinished_uploads_deleted: usize,
     pub sessions_purged: u64,
     pub outbox_jobs_purged: u64,
     /// Outbox jobs still unsent after this run, and the age of the oldest in seconds (0 if none):
     /// a job stays unsent only while SQS refuses it, so an age of minutes means an outage.
     pub unsent_jobs: i64,
     pub oldest_unsent_secs: i64,
+    /// The duties that failed this run, each with its error.
+    pub failed_duties: Vec<String>,
 }
 
 impl SweepReport {
@@ -87,6 +91,7 @@ impl SweepReport {
                         {"Name": "UnsentOutboxJobs", "Unit": "Count"},
                         {"Name": "OldestUnsentOutboxJobAge", "Unit": "Seconds"},
                         {"Name": "TasksCancelled", "Unit": "Count"},
+                        {"Name": "FailedDuties", "Unit": "Count"},
                     ],
                 }],
             },
@@ -94,6 +99,7 @@ impl SweepReport {
             "UnsentOutboxJobs": self.unsent_jobs,
             "OldestUnsentOutboxJobAge": self.oldest_unsent_secs,
             "TasksCancelled": self.tasks_cancelled,
+            "FailedDuties": self.failed_duties.len(),
         })
         .to_string()
     }
@@ -102,59 +108,144 @@ impl SweepReport {
 /// The CloudWatch namespace of the sweeper's metrics (template.yaml's alarm reads it).
 pub const METRICS_NAMESPACE: &str = "Writers";
 
-/// Runs every duty once.
+/// Runs every duty once; see [`run_reporting`].
 ///
 /// # Errors
-/// [`Error::Database`] when the database is down, [`Error::Queue`] when the dead-letter queue
-/// cannot be read; the next run tries again.
+/// When any duty failed, after all have run; the next run tries again.
 pub async fn run(state: &AppState) -> Result<SweepReport, Error> {
-    state.database_ready().await?;
-    let mut report = SweepReport {
-        jobs_delivered: outbox::deliver_due(state, BATCH).await?,
-        ..SweepReport::default()
+    let (report, outcome) = run_reporting(state).await;
+    outcome.map(|()| report)
+}
+
+/// Runs every duty once. Each runs whatever the others did and says on its own how it went; the
+/// report covers the duties that ran even when some failed (the Lambda prints its metrics).
+///
+/// The outcome is an error when any duty failed, after all have run ([`Error::Unexpected`]
+/// naming them, or the error that kept the database from being reached at all), so the
+/// function's errors alarm fires.
+pub async fn run_reporting(state: &AppState) -> (SweepReport, Result<(), Error>) {
+    let mut report = SweepReport::default();
+    if let Err(e) = state.database_ready().await {
+        report
+            .failed_duties
+            .push(format!("reach the database: {e}"));
+        return (report, Err(e));
+    }
+    let mut failed = Vec::new();
+    let mut note = |duty: &'static str, outcome: Result<(), Error>| {
+        if let Err(e) = outcome {
+            tracing::error!(duty, error.cause_chain = ?e, "sweeper duty failed; the others ran");
+            failed.push(format!("{duty}: {e}"));
+        }
     };
+    note(
+        "deliver outbox jobs",
+        outbox::deliver_due(state, BATCH)
+            .await
+            .map(|n| report.jobs_delivered = n),
+    );
     if let Some(dead_letters) = &state.dead_letters {
-        let (read, cancelled) = cancel_dead_lettered(state, dead_letters).await?;
-        report.dead_letters_read = read;
-        report.tasks_cancelled += cancelled;
+        note(
+            "cancel dead-lettered tasks",
+            cancel_dead_lettered(state, dead_letters)
+                .await
+                .map(|(read, cancelled)| {
+                    report.dead_letters_read = read;
+                    report.tasks_cancelled += cancelled;
+                }),
+        );
     }
-    let stuck = lifecycle::cancel_stuck(
-        &state.db,
-        state.clock.now() - GIVE_UP_AFTER,
-        FAILED_REPEATEDLY,
-    )
-    .await?;
-    for task_id in &stuck {
-        tracing::warn!(%task_id, "task cancelled: still in progress long after its job was sent");
-    }
-    report.tasks_cancelled += stuck.len();
-    let (queued, cancelled) = settle_expired_uploads(state).await?;
-    report.late_uploads_queued = queued;
-    report.tasks_cancelled += cancelled;
-    report.orphans_deleted = delete_orphans(state).await?;
+    note(
+        "cancel tasks tried too often",
+        cancel_exhausted(state)
+            .await
+            .map(|n| report.tasks_cancelled += n),
+    );
+    note(
+        "settle expired direct uploads",
+        settle_expired_uploads(state)
+            .await
+            .map(|(queued, cancelled)| {
+                report.late_uploads_queued = queued;
+                report.tasks_cancelled += cancelled;
+            }),
+    );
+    note(
+        "delete orphaned direct uploads",
+        delete_orphans(state)
+            .await
+            .map(|n| report.orphans_deleted = n),
+    );
+    note(
+        "delete unfinished uploads",
+        delete_unfinished_uploads(state)
+            .await
+            .map(|n| report.unfinished_uploads_deleted = n),
+    );
     let old = state.clock.now() - RETENTION;
-    report.sessions_purged = users::db::delete_sessions_expired_before(&state.db, old).await?;
-    report.outbox_jobs_purged = outbox::delete_sent_before(&state.db, old).await?;
-    let (unsent, oldest) = outbox::unsent(&state.db).await?;
-    report.unsent_jobs = unsent;
-    report.oldest_unsent_secs =
-        oldest.map_or(0, |at| (state.clock.now() - at).num_seconds().max(0));
+    note(
+        "purge expired sessions",
+        users::db::delete_sessions_expired_before(&state.db, old)
+            .await
+            .map(|n| report.sessions_purged = n),
+    );
+    note(
+        "purge delivered outbox jobs",
+        outbox::delete_sent_before(&state.db, old)
+            .await
+            .map(|n| report.outbox_jobs_purged = n),
+    );
+    note(
+        "measure the outbox",
+        outbox::unsent(&state.db).await.map(|(unsent, oldest)| {
+            report.unsent_jobs = unsent;
+            report.oldest_unsent_secs =
+                oldest.map_or(0, |at| (state.clock.now() - at).num_seconds().max(0));
+        }),
+    );
     if report.jobs_delivered > 0
         || report.tasks_cancelled > 0
         || report.late_uploads_queued > 0
         || report.orphans_deleted > 0
+        || report.unfinished_uploads_deleted > 0
     {
         tracing::info!(?report, "sweep done");
     }
-    Ok(report)
+    if failed.is_empty() {
+        return (report, Ok(()));
+    }
+    let error = anyhow::anyhow!(
+        "{} sweeper duties failed: {}",
+        failed.len(),
+        failed.join("; ")
+    );
+    report.failed_duties = failed;
+    (report, Err(error.into()))
 }
 
-/// Direct uploads whose URL expired more than [`UPLOAD_GRACE`] ago: if the object is really
+/// Cancels the tasks whose job the processor received as often as the queue allows, the last
+/// time long enough ago that it is over (see [`give_up_after_last_attempt`]).
+async fn cancel_exhausted(state: &AppState) -> Result<usize, Error> {
+    let last_before = state.clock.now() - give_up_after_last_attempt(&state.config);
+    let exhausted = lifecycle::cancel_exhausted(
+        &state.db,
+        state.config.job_max_receives,
+        last_before,
+        FAILED_REPEATEDLY,
+    )
+    .await?;
+    for task_id in &exhausted {
+        tracing::warn!(%task_id, "task cancelled: every delivery its job was allowed has failed");
+    }
+    Ok(exhausted.len())
+}
+
+/// Direct uploads whose URL expired more than `UPLOAD_GRACE_SECS` ago: if the object is really
 /// absent the task is cancelled; if it is there (its notification was lost), it is queued.
 async fn settle_expired_uploads(state: &AppState) -> Result<(usize, usize), Error> {
     let expired = tasks::db::expired_uploads(
         &state.db,
-        state.clock.now() - UPLOAD_GRACE,
+        state.clock.now() - upload_grace(&state.config),
         i64::try_from(UPLOADS_PER_RUN).unwrap_or(100),
     )
     .await?;
@@ -177,17 +268,18 @@ async fn settle_expired_uploads(state: &AppState) -> Result<(usize, usize), Erro
     Ok((queued, cancelled))
 }
 
-/// Deletes objects under `incoming/` older than [`UPLOAD_GRACE`] that are no task's file.
+/// `UPLOAD_GRACE_SECS` as a span of time.
+pub fn upload_grace(config: &Config) -> TimeDelta {
+    TimeDelta::from_std(config.upload_grace).unwrap_or(TimeDelta::MAX)
+}
+
+/// Deletes objects under `incoming/` older than `UPLOAD_GRACE_SECS` that are no task's file, at
+/// most [`UPLOADS_PER_RUN`]. Every page of the listing is read until that many are found, so any
+/// number of completed uploads (objects a task owns) cannot hide an orphan behind them.
 async fn delete_orphans(state: &AppState) -> Result<usize, Error> {
     let root = state.storage.root();
-    let before = std::time::SystemTime::from(state.clock.now() - UPLOAD_GRACE);
-    let keys = state
-        .storage
-        .list_older_than(&objects::incoming_prefix(root), before, UPLOADS_PER_RUN)
-        .await?;
-    if keys.is_empty() {
-        return Ok(0);
-    }
+    let before = std::time::SystemTime::from(state.clock.now() - upload_grace(&state.config));
+    let prefix = objects::incoming_prefix(root);
     let url = |key: &str| {
         StoredObject {
             bucket: root.bucket.clone(),
@@ -195,15 +287,55 @@ async fn delete_orphans(state: &AppState) -> Result<usize, Error> {
         }
         .url()
     };
-    let paths: Vec<String> = keys.iter().map(|k| url(k)).collect();
-    let claimed = tasks::db::claimed_paths(&state.db, &paths).await?;
-    let mut deleted = 0;
-    for key in keys.iter().filter(|k| !claimed.contains(&url(k))) {
-        state.storage.delete(key).await?;
-        tracing::warn!(%key, "orphaned direct upload deleted");
-        deleted += 1;
+    let (mut deleted, mut after) = (0, None::<String>);
+    loop {
+        let (keys, next) = state
+            .storage
+            .list_page_older_than(&prefix, before, after.as_deref())
+            .await?;
+        if !keys.is_empty() {
+            let paths: Vec<String> = keys.iter().map(|k| url(k)).collect();
+            let claimed = tasks::db::claimed_paths(&state.db, &paths).await?;
+            for key in keys.iter().filter(|k| !claimed.contains(&url(k))) {
+                state.storage.delete(key).await?;
+                tracing::warn!(%key, "orphaned direct upload deleted");
+                deleted += 1;
+                if deleted >= UPLOADS_PER_RUN {
+                    return Ok(deleted);
+                }
+            }
+        }
+        match next {
+            Some(last) => after = Some(last),
+            None => return Ok(deleted),
+        }
     }
-    Ok(deleted)
+}
+
+/// Deletes the objects of uploads whose create request died between its PUT and its commit:
+/// their key was recorded before the PUT, and the commit would have removed the record.
+///
+/// A PUT whose request gave up may still land a moment later, so a record is kept for one more
+/// `UNFINISHED_UPLOAD_SECS` after its object was first deleted, and its object is deleted again
+/// on every run until then; returns how many objects this run deleted.
+async fn delete_unfinished_uploads(state: &AppState) -> Result<usize, Error> {
+    let now = state.clock.now();
+    let after = TimeDelta::from_std(state.config.unfinished_upload_after).unwrap_or(TimeDelta::MAX);
+    let stale = tasks::db::stale_pending_uploads(
+        &state.db,
+        now - after,
+        i64::try_from(UPLOADS_PER_RUN).unwrap_or(100),
+    )
+    .await?;
+    for (key, reserved_at) in &stale {
+        state.storage.delete(key).await?;
+        if *reserved_at < now - after - after {
+            tasks::db::delete_pending_upload(&state.db, key).await?;
+        } else {
+            tracing::warn!(%key, "upload of a task that was never created deleted");
+        }
+    }
+    Ok(stale.len())
 }
 
 /// Reads the dead-letter queue and cancels each task whose job is there.

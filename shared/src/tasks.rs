@@ -5,6 +5,7 @@
 //! keys), `wire` (request and response shapes), `lifecycle` (every status change), `outbox` (jobs
 //! written with their task, then sent), `db` (the other SQL) and `http` (the handlers).
 
+pub mod allowance;
 pub mod db;
 pub mod http;
 pub mod lifecycle;
@@ -32,12 +33,15 @@ use wire::ResultDocument;
 /// Creates a task; with a file, stores it and queues its processing job.
 ///
 /// The seed's order holds: store the file, create the task `pending` (with its outbox job, in
-/// one transaction), queue the job, mark the task `in_progress`. Nothing is lost on a failure:
-/// S3 down → no row; the database down after the upload → the object is removed; SQS down
-/// after the commit → the job stays in the outbox and the sweeper delivers it.
+/// one transaction), queue the job, mark the task `in_progress`. Nothing is lost or left behind
+/// on a failure: the object's key is recorded before its PUT and the record is removed in the
+/// task's transaction, so an object whose task was never committed (the database down after the
+/// PUT, the function killed) is removed now or by the sweeper; SQS down after the commit → the
+/// job stays in the outbox and the sweeper delivers it.
 ///
 /// # Errors
-/// [`Error::Storage`] or [`Error::Database`] when a dependency is down (nothing is left behind).
+/// [`Error::OverQuota`] or [`Error::TooManyTasks`] past the user's allowance; [`Error::Storage`]
+/// or [`Error::Database`] when a dependency is down (nothing is left behind).
 #[tracing::instrument(skip_all, fields(user_id = %owner, task_id = tracing::field::Empty))]
 pub async fn create(
     state: &AppState,
@@ -47,15 +51,26 @@ pub async fn create(
 ) -> Result<Task, Error> {
     let task_id = Uuid::new_v4();
     tracing::Span::current().record("task_id", tracing::field::display(task_id));
+    let size = upload.as_ref().map_or(0, |u| u.bytes.len() as u64);
 
     let stored = match &upload {
         Some(upload) => {
+            // Refused before the PUT when it is already clear; `claim` below decides for sure.
+            allowance::check(
+                &mut *state.db.acquire().await?,
+                &state.config,
+                owner,
+                size,
+                state.clock.now(),
+            )
+            .await?;
             let key = upload_key(
                 state.storage.root(),
                 owner,
                 task_id,
                 upload.file_name.as_deref(),
             );
+            db::insert_pending_upload(&state.db, &key, state.clock.now()).await?;
             state
                 .storage
                 .put(&key, upload.bytes.clone(), &upload.content_type)
@@ -75,25 +90,34 @@ pub async fn create(
             object: object.clone(),
             name: upload.file_name.clone(),
             content_type: upload.content_type.clone(),
-            size: upload.bytes.len() as u64,
+            size,
             upload_expires_at: None,
         });
     let saved = async {
         let mut tx = state.db.begin().await?;
+        allowance::claim(&mut tx, &state.config, owner, size, state.clock.now()).await?;
         db::insert(&mut *tx, task_id, owner, &new, file.as_ref()).await?;
         if let Some(object) = &stored {
             outbox::insert(&mut *tx, &FileJob::new(task_id, object), state.clock.now()).await?;
+            db::delete_pending_upload(&mut *tx, &object.key).await?;
         }
         tx.commit().await?;
         Ok::<_, Error>(())
     }
     .await;
     if let Err(e) = saved {
-        // No row points at the object: nothing would ever clean it up later.
-        if let Some(object) = &stored
-            && let Err(cleanup) = state.storage.delete(&object.key).await
-        {
-            tracing::error!(key = %object.key, error.cause_chain = ?cleanup, "orphaned upload not removed");
+        // No task owns the object: remove it now; if that fails too, the sweeper will.
+        if let Some(object) = &stored {
+            match state.storage.delete(&object.key).await {
+                Ok(()) => {
+                    if let Err(e) = db::delete_pending_upload(&state.db, &object.key).await {
+                        tracing::warn!(error.cause_chain = ?e, "upload removed; its record is left for the sweeper");
+                    }
+                }
+                Err(cleanup) => {
+                    tracing::warn!(key = %object.key, error.cause_chain = ?cleanup, "upload of an uncreated task left for the sweeper");
+                }
+            }
         }
         return Err(e);
     }
@@ -142,7 +166,10 @@ pub async fn create_direct(
         size: declared.size,
         upload_expires_at: Some(expires_at),
     };
-    db::insert(&state.db, task_id, owner, &new, Some(&file)).await?;
+    let mut tx = state.db.begin().await?;
+    allowance::claim(&mut tx, &state.config, owner, file.size, state.clock.now()).await?;
+    db::insert(&mut *tx, task_id, owner, &new, Some(&file)).await?;
+    tx.commit().await?;
     tracing::info!(bytes = declared.size, key = %file.object.key, "direct upload signed");
     let task = db::select_by_id(&state.db, task_id)
         .await?

@@ -10,7 +10,7 @@ pub mod model;
 pub mod password;
 pub mod token;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::{AppState, Error, error::ResultExt};
@@ -40,8 +40,7 @@ pub struct SignedIn {
 #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn register(state: &AppState, new: NewUser, source_ip: &str) -> Result<SignedIn, Error> {
     let now = state.clock.now();
-    limits::check_registration(state, source_ip, now).await?;
-    limits::record_registration(&state.db, source_ip, now).await?;
+    limits::begin_registration(state, source_ip, now).await?;
     let hash = password::hash(new.password.clone()).await?;
     let user = db::insert(&state.db, &new, &hash)
         .await
@@ -74,14 +73,15 @@ pub async fn log_in(
     with_refresh: bool,
 ) -> Result<SignedIn, Error> {
     let now = state.clock.now();
-    limits::check_login(state, &credentials.email, source_ip, now).await?;
+    let attempt = limits::begin_login(state, &credentials.email, source_ip, now).await?;
     let user = db::select_by_email(&state.db, &credentials.email).await?;
     let stored_hash = user.as_ref().map(|u| u.hashed_password.clone());
     let verdict = password::verify(credentials.password.clone(), stored_hash).await?;
     let Some(user) = user.filter(|_| verdict.matched) else {
-        limits::record_failed_login(&state.db, &credentials.email, source_ip, now).await?;
+        attempt.failed(&state.db, now).await?;
         return Err(Error::InvalidCredentials);
     };
+    attempt.succeeded(&state.db).await?;
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
     let user = user.require_active()?;
     if verdict.needs_rehash {
@@ -104,21 +104,18 @@ async fn start_session(
     let session_id = Uuid::new_v4();
     // A session without a refresh token lives exactly as long as its access token.
     let ttl = if with_refresh {
-        state.config.refresh_token_ttl
+        state
+            .config
+            .refresh_token_ttl
+            .min(state.config.session_max_lifetime)
     } else {
         state.config.access_token_ttl
     };
     let expires_at = now + ttl;
     let mut tx = state.db.begin().await?;
-    db::insert_session(&mut *tx, session_id, user.id, expires_at).await?;
+    db::insert_session(&mut *tx, session_id, user.id, now, expires_at).await?;
     let refresh_token = if with_refresh {
-        let claims = Claims::new(
-            TokenKind::Refresh,
-            user.id,
-            session_id,
-            now,
-            state.config.refresh_token_ttl,
-        );
+        let claims = Claims::new(TokenKind::Refresh, user.id, session_id, now, ttl);
         db::insert_refresh_token(
             &mut *tx,
             &claims.jti_hash(),
@@ -146,26 +143,38 @@ async fn start_session(
 
 /// Rotates a refresh token: the presented one is spent, a new pair is issued in the same session.
 ///
-/// Presenting a spent or revoked refresh token revokes its whole session (every token issued
-/// since the login): it can only have been replayed by someone who stole it.
+/// Presenting a spent token again within `REFRESH_REUSE_GRACE_SECS` of its rotation (two tabs
+/// refreshing at once, a retry after a lost response) issues another pair of the same session.
+/// Presenting it later, or a token of an ended session, revokes the whole session (every token
+/// issued since the login): it can only have been replayed by someone who stole it. A session
+/// ends `SESSION_MAX_LIFETIME_SECS` after its login however often it is refreshed.
 ///
 /// # Errors
 /// [`Error::Unauthenticated`] for a missing, invalid, expired, spent or revoked token.
 #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<SignedIn, Error> {
     let now = state.clock.now();
+    let claims = state
+        .verify_token(refresh_token, TokenKind::Refresh)
+        .await?;
     let keys = state.keys().await?;
-    let claims = keys.verify(refresh_token, TokenKind::Refresh, now)?;
     tracing::Span::current().record("user_id", tracing::field::display(claims.sub));
+    let grace = TimeDelta::from_std(state.config.refresh_reuse_grace).unwrap_or(TimeDelta::MAX);
     let mut tx = state.db.begin().await?;
-    let spent = db::spend_refresh_token(&mut *tx, &claims.jti_hash(), claims.sid, now).await?;
-    if !spent {
-        // Already rotated, or its session is over: end the family, then refuse.
+    let spent =
+        db::spend_refresh_token(&mut *tx, &claims.jti_hash(), claims.sid, now, now - grace).await?;
+    let Some(started) = spent else {
+        // Already rotated before the grace period, or its session is over: end the family, then refuse.
         drop(tx);
         let revoked = db::revoke_session(&state.db, claims.sid, "refresh_token_reuse", now).await?;
         if revoked {
             tracing::warn!(session_id = %claims.sid, "refresh token reused: session revoked");
         }
+        return Err(Error::Unauthenticated);
+    };
+    let lifetime = TimeDelta::from_std(state.config.session_max_lifetime).unwrap_or(TimeDelta::MAX);
+    let left = (started + lifetime - now).to_std().unwrap_or_default();
+    if left.is_zero() {
         return Err(Error::Unauthenticated);
     }
     let user = db::select_live_session_user(&mut *tx, claims.sid, claims.sub, now)
@@ -177,7 +186,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<SignedIn, 
         user.id,
         claims.sid,
         now,
-        state.config.refresh_token_ttl,
+        state.config.refresh_token_ttl.min(left),
     );
     db::insert_refresh_token(&mut *tx, &next.jti_hash(), claims.sid, next.expires_at()).await?;
     db::extend_session(&mut *tx, claims.sid, next.expires_at()).await?;
@@ -211,11 +220,15 @@ pub async fn log_out(
     refresh_token: Option<&str>,
 ) -> Result<(), Error> {
     let now = state.clock.now();
-    let keys = state.keys().await?;
-    let session = access_token
-        .and_then(|t| keys.verify(t, TokenKind::Access, now).ok())
-        .or_else(|| refresh_token.and_then(|t| keys.verify(t, TokenKind::Refresh, now).ok()))
-        .map(|claims| claims.sid);
+    let session = match access_token {
+        Some(token) => state.verify_token(token, TokenKind::Access).await.ok(),
+        None => None,
+    };
+    let session = match (session, refresh_token) {
+        (None, Some(token)) => state.verify_token(token, TokenKind::Refresh).await.ok(),
+        (found, _) => found,
+    }
+    .map(|claims| claims.sid);
     if let Some(session_id) = session {
         db::revoke_session(&state.db, session_id, "logout", now).await?;
     }
@@ -229,10 +242,7 @@ pub async fn log_out(
 /// [`Error::Forbidden`] for a deactivated account.
 pub async fn current_user(state: &AppState, access_token: &str) -> Result<(User, Uuid), Error> {
     let now = state.clock.now();
-    let claims = state
-        .keys()
-        .await?
-        .verify(access_token, TokenKind::Access, now)?;
+    let claims = state.verify_token(access_token, TokenKind::Access).await?;
     let user = db::select_live_session_user(&state.db, claims.sid, claims.sub, now)
         .await?
         .ok_or(Error::Unauthenticated)?

@@ -26,13 +26,46 @@ pub struct TestApp {
     pub clock: Clock,
 }
 
+/// A pool on `owner`'s database that connects as the application role, once it is granted
+/// what it needs there; `owner` itself when no role is configured.
+///
+/// # Panics
+/// When the role cannot be granted (it is created by `migrate up`, which `make test` runs first).
+pub async fn as_app_role(owner: PgPool) -> PgPool {
+    use secrecy::ExposeSecret;
+    let role = writers::config::app_role_from_env().expect("APP_DATABASE_* settings");
+    let Some(writers::config::AppRole::Password { user, password }) = role else {
+        return owner;
+    };
+    if owner.connect_options().get_username() == user {
+        return owner; // another app's pool, already the role's
+    }
+    writers::db::roles::grant_app_role(&owner, &user)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "granting {user} its rights ({e}); `make test` creates the role with `migrate up`"
+            )
+        });
+    let options = (*owner.connect_options())
+        .clone()
+        .username(&user)
+        .password(password.expose_secret());
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect_lazy_with(options)
+}
+
 impl TestApp {
     pub async fn new(db: PgPool) -> Self {
         Self::with_config(isolated_config().await, db).await
     }
 
+    /// The app over `db` (the test's own database), connected as the application's role when
+    /// `APP_DATABASE_PASSWORD` names one (as `make test` does): so every test proves the role's
+    /// grants suffice. `db` itself stays the owner's, for the test's own set-up and checks.
     pub async fn with_config(config: Config, db: PgPool) -> Self {
-        let state = AppState::with_pool(config, db).await;
+        let state = AppState::with_pool(config, as_app_role(db).await).await;
         Self::with_state(state)
     }
 
@@ -109,6 +142,15 @@ impl TestApp {
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         request_to(&self.router, method, path)
+    }
+
+    /// `user`, signed in as they are, making their requests to this app (one whose state a test
+    /// changed: a hung S3, a broken queue).
+    pub fn persona_like(&self, user: &Persona) -> Persona {
+        Persona {
+            router: self.router.clone(),
+            ..user.clone()
+        }
     }
 
     /// Registers a fresh user and returns them signed in, holding their cookies.

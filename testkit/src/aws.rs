@@ -116,3 +116,128 @@ pub async fn secret(config: &Config, prefix: &str, value: &str) -> String {
         .arn
         .expect("an ARN")
 }
+
+/// An endpoint that accepts connections and never answers: a hung S3 or SQS. The listener lives
+/// as long as the returned task; its URL is `http://127.0.0.1:<port>`.
+///
+/// # Panics
+/// When no local port can be bound.
+pub async fn hung_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a local port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}
+
+/// `state` with its S3 client sent to `endpoint` (the bucket and prefix kept).
+pub fn with_storage_at(state: &writers::AppState, endpoint: &str) -> writers::AppState {
+    let s3 = state
+        .storage
+        .client()
+        .config()
+        .to_builder()
+        .endpoint_url(endpoint)
+        .build();
+    let mut changed = state.clone();
+    changed.storage = writers::files::storage::Storage::from_client(
+        aws_sdk_s3::Client::from_conf(s3),
+        state.storage.root().clone(),
+    );
+    changed
+}
+
+/// `state` with its SQS client sent to `endpoint` (the queue URL kept).
+pub fn with_queue_at(state: &writers::AppState, endpoint: &str) -> writers::AppState {
+    let sqs = state
+        .jobs
+        .client()
+        .config()
+        .to_builder()
+        .endpoint_url(endpoint)
+        .build();
+    let mut changed = state.clone();
+    changed.jobs = writers::files::queue::JobQueue::from_client(
+        aws_sdk_sqs::Client::from_conf(sqs),
+        state.jobs.url(),
+    );
+    changed
+}
+
+/// Every S3 operation a client was asked for, presigned ones included, as
+/// `(operation, key)`: what the code really calls, for checking each function's IAM policy.
+#[derive(Clone, Debug, Default)]
+pub struct S3Calls(std::sync::Arc<std::sync::Mutex<Vec<S3Call>>>);
+
+/// One S3 operation, by its name (`PutObject`), and the key it names (none for bucket operations).
+pub type S3Call = (&'static str, Option<String>);
+
+impl S3Calls {
+    /// The calls recorded since the last `take`, and a fresh start.
+    ///
+    /// # Panics
+    /// When a recording thread panicked.
+    pub fn take(&self) -> Vec<S3Call> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
+}
+
+impl aws_sdk_s3::config::Intercept for S3Calls {
+    fn name(&self) -> &'static str {
+        "S3Calls"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        use aws_sdk_s3::operation::{
+            delete_object::DeleteObjectInput, get_object::GetObjectInput,
+            head_bucket::HeadBucketInput, head_object::HeadObjectInput,
+            list_objects_v2::ListObjectsV2Input, put_object::PutObjectInput,
+        };
+        let input = context.input();
+        let call = if let Some(i) = input.downcast_ref::<PutObjectInput>() {
+            ("PutObject", i.key.clone())
+        } else if let Some(i) = input.downcast_ref::<GetObjectInput>() {
+            ("GetObject", i.key.clone())
+        } else if let Some(i) = input.downcast_ref::<HeadObjectInput>() {
+            ("HeadObject", i.key.clone())
+        } else if let Some(i) = input.downcast_ref::<DeleteObjectInput>() {
+            ("DeleteObject", i.key.clone())
+        } else if input.downcast_ref::<ListObjectsV2Input>().is_some() {
+            ("ListObjectsV2", None)
+        } else if input.downcast_ref::<HeadBucketInput>().is_some() {
+            ("HeadBucket", None)
+        } else {
+            ("an operation S3Calls does not know", None)
+        };
+        self.0.lock().expect("not poisoned").push(call);
+        Ok(())
+    }
+}
+
+/// `state` with an S3 client that records every call it makes.
+pub fn recording_storage(state: &writers::AppState) -> (writers::AppState, S3Calls) {
+    let calls = S3Calls::default();
+    let s3 = state
+        .storage
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(calls.clone())
+        .build();
+    let mut changed = state.clone();
+    changed.storage = writers::files::storage::Storage::from_client(
+        aws_sdk_s3::Client::from_conf(s3),
+        state.storage.root().clone(),
+    );
+    (changed, calls)
+}

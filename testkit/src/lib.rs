@@ -47,3 +47,19 @@ pub async fn insert_user(
     .fetch_one(db)
     .await
 }
+
+/// Makes the database refuse every new task (a trigger that raises), as the owner; returns the
+/// statement that lifts the refusal, for the caller to run when done.
+///
+/// # Panics
+/// When the trigger cannot be created.
+pub async fn refuse_new_tasks(owner: &sqlx::PgPool) -> &'static str {
+    sqlx::raw_sql(
+        "create function refuse() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$;
+         create trigger refuse before insert on tasks for each row execute function refuse();",
+    )
+    .execute(owner)
+    .await
+    .expect("a trigger that refuses new tasks");
+    "drop trigger refuse on tasks; drop function refuse()"
+}

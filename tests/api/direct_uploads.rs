@@ -315,8 +315,9 @@ async fn an_upload_that_never_arrives_is_cancelled_and_a_late_one_processed(pool
         .expect("put");
 
     // Still within the URL's life and the grace period: nothing happens.
-    app.clock
-        .advance(TimeDelta::minutes(15) + sweeper::UPLOAD_GRACE - TimeDelta::seconds(1));
+    app.clock.advance(
+        TimeDelta::minutes(15) + sweeper::upload_grace(&app.state.config) - TimeDelta::seconds(1),
+    );
     let report = sweeper::run(&app.state).await.expect("a sweep");
     assert_eq!((report.tasks_cancelled, report.late_uploads_queued), (0, 0));
 
@@ -378,7 +379,7 @@ async fn an_incoming_object_of_no_task_is_deleted_after_the_grace_period(pool: P
         "too young"
     );
     app.clock
-        .advance(sweeper::UPLOAD_GRACE + TimeDelta::minutes(1));
+        .advance(sweeper::upload_grace(&app.state.config) + TimeDelta::minutes(1));
     assert_eq!(
         sweeper::run(&app.state)
             .await

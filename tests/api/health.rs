@@ -36,7 +36,7 @@ async fn health_names_the_dependency_that_is_down() {
         ..base
     };
     let pool = writers::db::pool(&config);
-    let app = TestApp::with_config(config, pool).await;
+    let app = TestApp::with_state(writers::AppState::with_pool(config, pool).await);
 
     let response = app.get("/health").await;
 

@@ -141,6 +141,7 @@ async fn status_lists_every_migration_with_its_state(pool: PgPool) {
             (5, "task results", false),
             (6, "direct uploads", false),
             (7, "role statement timeout", false),
+            (8, "attempts pending uploads leases", false),
         ]
     );
 }
@@ -173,4 +174,78 @@ async fn the_roles_statement_timeout_holds_for_new_connections_but_not_for_migra
         .await
         .expect("a connection");
     assert_eq!(timeout_of(fresh).await, "0", "the role's setting is gone");
+}
+
+/// The functions connect as the application role `migrate up` maintains: it reads and writes
+/// the application's data (every other test in this suite runs as it) and changes no schema.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_application_role_reads_and_writes_data_but_changes_no_schema(pool: PgPool) {
+    let app = testkit::app::as_app_role(pool.clone()).await;
+    let user: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&app)
+        .await
+        .expect("connects");
+    assert_eq!(user, writers::db::roles::DEFAULT_APP_ROLE);
+    sqlx::query("select count(*) from tasks")
+        .fetch_one(&app)
+        .await
+        .expect("reads data");
+    for ddl in [
+        "create table intruder (id int)",
+        "alter table tasks add column intruder int",
+        "drop table tasks",
+        "truncate auth_attempts",
+        "select * from _sqlx_migrations",
+        "create function intruder() returns int language sql as 'select 1'",
+    ] {
+        let refused = sqlx::query(ddl).execute(&app).await.expect_err(ddl);
+        let code = refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|c| c.into_owned());
+        assert_eq!(
+            code.as_deref(),
+            Some("42501"),
+            "{ddl}: insufficient privilege, not {refused}"
+        );
+    }
+    let timeout: String = sqlx::query_scalar("show statement_timeout")
+        .fetch_one(&app)
+        .await
+        .expect("a setting");
+    assert_eq!(timeout, "15s");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_role_is_created_then_updated_with_a_scram_verifier_never_the_password(pool: PgPool) {
+    let role = format!(
+        "writers_role_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let password = secrecy::SecretString::from("a password long enough to use".to_owned());
+    let stored = || async {
+        sqlx::query_scalar::<_, String>("select rolpassword from pg_authid where rolname = $1")
+            .bind(&role)
+            .fetch_one(&pool)
+            .await
+            .expect("the role")
+    };
+    writers::db::roles::ensure_app_role(&pool, &role, &password)
+        .await
+        .expect("created");
+    let first = stored().await;
+    writers::db::roles::ensure_app_role(&pool, &role, &password)
+        .await
+        .expect("updated");
+    let second = stored().await;
+    for verifier in [&first, &second] {
+        assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
+    }
+    assert_ne!(first, second, "a new salt each time");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop owned by {role}; drop role {role}"
+    )))
+    .execute(&pool)
+    .await
+    .expect("dropped");
 }

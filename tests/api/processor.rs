@@ -538,30 +538,49 @@ async fn the_sweeper_cancels_a_task_whose_job_dead_lettered(pool: PgPool) {
     assert_eq!(again.tasks_cancelled, 0, "nothing twice");
 }
 
+/// Found by reading: a task was cancelled 35 minutes after its job was *sent*, so a queue deeper
+/// than that cancelled tasks that were never tried. Now only the deliveries the processor
+/// received count: a job waiting its turn is never cancelled for waiting.
 #[sqlx::test(migrations = "../migrations")]
-async fn the_sweeper_cancels_a_task_in_progress_longer_than_the_redrive_window(pool: PgPool) {
+async fn a_backlog_is_never_cancelled_for_waiting_but_a_job_tried_to_the_limit_is(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
-    let stuck = app.create_with_file(&ada, "stuck.txt", b"lost job").await;
-    let id = stuck["id"].as_str().expect("id");
-    app.drain_jobs().await; // a job that never comes back
-    let finished = processed(&app, &ada, "done.txt", b"done").await;
-
-    // Read past the access token's lifetime, so through the library rather than the API.
-    let task = |id: &str| {
-        let id = id.parse().expect("uuid");
+    let (waiting, waiting_job) = uploaded(&app, &ada, "waiting.txt", b"in the queue").await;
+    let (failing, failing_job) = uploaded(&app, &ada, "failing.txt", b"never readable").await;
+    let status = |task: &Value| {
+        let id = task["id"].as_str().expect("id").parse().expect("uuid");
         let (state, owner) = (&app.state, ada.id);
         async move {
             writers::tasks::get(state, owner, id)
                 .await
                 .expect("the task")
+                .status
         }
     };
-    // Postgres stamped `updated_at` with its own time, a moment after the test fixed its clock
-    // (more than a second on a loaded machine), so the window is counted from that stamp.
-    let started = task(id).await.updated_at;
-    app.clock
-        .advance(started - app.clock.now() + sweeper::GIVE_UP_AFTER - TimeDelta::seconds(1));
+
+    // The failing job is received as often as the queue allows, S3 failing every time.
+    // Nothing listens on port 1: every read fails at once, a transient error left for redelivery.
+    let broken = testkit::aws::with_storage_at(&app.state, "http://127.0.0.1:1");
+    let max = app.state.config.job_max_receives;
+    for n in 1..=max {
+        app.clock.advance(TimeDelta::minutes(6));
+        let response = handle_batch(
+            &broken,
+            batch([message("f", failing_job.clone())]),
+            deadline(),
+        )
+        .await;
+        assert_eq!(
+            failures(&response),
+            ["f"],
+            "delivery {n} failed and is left for redelivery"
+        );
+    }
+
+    // Hours later the other job is still waiting: a backlog far older than any limit.
+    let last_attempt = app.clock.now();
+    let give_up = sweeper::give_up_after_last_attempt(&app.state.config);
+    app.clock.advance(give_up - TimeDelta::seconds(1));
     assert_eq!(
         sweeper::run(&app.state)
             .await
@@ -569,9 +588,13 @@ async fn the_sweeper_cancels_a_task_in_progress_longer_than_the_redrive_window(p
             .tasks_cancelled,
         0
     );
-    assert_eq!(task(id).await.status, TaskStatus::InProgress);
-
-    app.clock.advance(TimeDelta::seconds(2));
+    assert_eq!(
+        status(&failing).await,
+        TaskStatus::InProgress,
+        "its last delivery may still run"
+    );
+    app.clock.advance(TimeDelta::hours(3));
+    assert!(app.clock.now() - last_attempt > give_up);
     assert_eq!(
         sweeper::run(&app.state)
             .await
@@ -579,15 +602,25 @@ async fn the_sweeper_cancels_a_task_in_progress_longer_than_the_redrive_window(p
             .tasks_cancelled,
         1
     );
-    let cancelled = task(id).await;
+    let cancelled = writers::tasks::get(
+        &app.state,
+        ada.id,
+        failing["id"].as_str().expect("id").parse().expect("uuid"),
+    )
+    .await
+    .expect("task");
     assert_eq!(cancelled.status, TaskStatus::Cancelled);
     assert_eq!(cancelled.error.as_deref(), Some(sweeper::FAILED_REPEATEDLY));
-    let other = task(finished["id"].as_str().expect("id")).await;
     assert_eq!(
-        other.status,
-        TaskStatus::Completed,
-        "finished tasks are never touched"
+        status(&waiting).await,
+        TaskStatus::InProgress,
+        "never cancelled for waiting"
     );
+
+    // Its turn comes: it is processed.
+    let response = handle_batch(&app.state, batch([message("w", waiting_job)]), deadline()).await;
+    assert_eq!(failures(&response), Vec::<&str>::new());
+    assert_eq!(status(&waiting).await, TaskStatus::Completed);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -159,7 +159,7 @@ async fn invalid_submissions_get_a_4xx_naming_the_problem(pool: PgPool) {
             "bad due date",
             vec![Part::text("title", "t"), Part::text("due_date", "soon")],
             StatusCode::UNPROCESSABLE_ENTITY,
-            "due_date: must be an ISO 8601 date or date-time, e.g. 2026-12-01T17:00:00Z",
+            "due_date: must be an ISO 8601 date or date-time in the years 0000 to 9999, e.g. 2026-12-01T17:00:00Z",
         ),
         (
             "empty file",
@@ -236,6 +236,38 @@ async fn an_empty_due_date_is_refused(pool: PgPool) {
         response.json()["errors"][0]["loc"],
         json!(["body", "due_date"])
     );
+}
+
+/// Found by trying it: `-5000-01-01` parsed, Postgres refused it, and the answer was a `503`
+/// inviting a retry (after an S3 put and delete on the multipart route).
+#[sqlx::test(migrations = "../migrations")]
+async fn a_due_date_the_database_cannot_store_is_a_422_before_anything_is_stored(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    for due in ["-5000-01-01", "+10000-01-01T00:00:00Z"] {
+        let json = ada
+            .post_json("/api/v1/tasks", &json!({"title": "t", "due_date": due}))
+            .await;
+        assert_eq!(
+            json.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{due}: {}",
+            json.text()
+        );
+        assert_eq!(json.json()["errors"][0]["loc"], json!(["body", "due_date"]));
+        let multipart = create(
+            &ada,
+            &[
+                Part::text("title", "t"),
+                Part::text("due_date", due),
+                Part::file("a.txt", "text/plain", b"words"),
+            ],
+        )
+        .await;
+        assert_eq!(multipart.status, StatusCode::UNPROCESSABLE_ENTITY, "{due}");
+        assert!(!multipart.headers.contains_key("retry-after"));
+    }
+    assert!(app.stored_keys().await.is_empty(), "no file was put");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -398,23 +430,19 @@ async fn a_database_failure_after_the_upload_removes_the_object(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
     let ada = app.signed_up_user().await;
     // The database refuses every new task from now on, after S3 has the file.
-    sqlx::raw_sql(
-        "create function refuse() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$;
-         create trigger refuse before insert on tasks for each row execute function refuse();",
-    )
-    .execute(&pool)
-    .await
-    .expect("trigger");
+    testkit::refuse_new_tasks(&pool).await;
 
     let response = create(&ada, &small_upload()).await;
 
+    // A refusal is a bug to look into, not an outage to wait out: no `Retry-After`.
     assert_eq!(
         response.status,
-        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::INTERNAL_SERVER_ERROR,
         "{}",
         response.text()
     );
-    assert_eq!(response.detail(), "database unavailable; try again shortly");
+    assert_eq!(response.detail(), "internal server error");
+    assert!(!response.headers.contains_key("retry-after"));
     assert!(
         !response.text().contains("refused"),
         "no SQL error reaches the client"

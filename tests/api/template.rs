@@ -14,7 +14,7 @@ use testkit::{app::send, aws::config};
 
 type Endpoint = (String, String, String); // (function logical id, METHOD, path)
 
-fn template() -> yaml_serde::Value {
+pub(crate) fn template() -> yaml_serde::Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
         .expect("template.yaml is readable");
     yaml_serde::from_str(&text).expect("template.yaml is YAML")
@@ -239,10 +239,17 @@ fn the_file_processor_is_wired_to_the_jobs_queue_as_the_code_expects() {
     let receives = queue["RedrivePolicy"]["maxReceiveCount"]
         .as_u64()
         .expect("maxReceiveCount");
-    let window = i64::try_from(receives * visibility).expect("small");
-    assert!(
-        writers::sweeper::GIVE_UP_AFTER.num_seconds() > window,
-        "the sweeper must wait out the whole redrive window ({window} s)"
+    // The sweeper gives up on a task by these two figures: its defaults must be the queue's.
+    let defaults = testkit::aws::config();
+    assert_eq!(
+        visibility,
+        defaults.job_visibility_timeout.as_secs(),
+        "JOB_VISIBILITY_TIMEOUT_SECS"
+    );
+    assert_eq!(
+        receives,
+        u64::try_from(defaults.job_max_receives).expect("positive"),
+        "JOB_MAX_RECEIVES"
     );
 }
 

@@ -83,5 +83,23 @@ async fn run(command: MigrateCommand) -> anyhow::Result<Vec<MigrationStatus>> {
         "connecting to the database (locally: is Postgres running? `make db` starts it)",
     )?;
     tracing::info!(?command, "migrating");
-    Ok(migrate::migrate(&pool, command).await?)
+    let status = migrate::migrate(&pool, command).await?;
+    if command == MigrateCommand::Up {
+        ensure_app_role(&pool).await?;
+    }
+    Ok(status)
+}
+
+/// After `up`: the application's own role (docs/deployment.md, "The database roles"), if
+/// `APP_DATABASE_SECRET_ARN` or `APP_DATABASE_PASSWORD` configures one.
+async fn ensure_app_role(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let Some(role) = writers::config::app_role_from_env()? else {
+        tracing::info!(
+            "no APP_DATABASE_SECRET_ARN or APP_DATABASE_PASSWORD: no application role to maintain"
+        );
+        return Ok(());
+    };
+    let user = db::roles::ensure_from(pool, role).await?;
+    tracing::info!(%user, "application role ready: data access on every table, no DDL");
+    Ok(())
 }

@@ -13,10 +13,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = service_fn(|_: LambdaEvent<serde_json::Value>| {
         let (state, function) = (&state, &function);
         async move {
-            let report = sweeper::run(state).await?;
-            // stdout, one line: CloudWatch Logs extracts the metrics from it.
+            let (report, outcome) = sweeper::run_reporting(state).await;
+            // stdout, one line: CloudWatch Logs extracts the metrics from it, failed or not.
             println!("{}", report.metrics_line(function, state.clock.now()));
-            Ok::<_, writers::Error>(report)
+            outcome.map(|()| report)
         }
     });
     lambda_runtime::run(handler).await

@@ -10,9 +10,6 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use writers::{AppState, Config, http, processor::poller, sweeper, telemetry};
 
-/// How often the in-process sweeper runs; AWS's schedule allows once a minute at best.
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
@@ -40,12 +37,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn sweep_forever(state: AppState) {
-    let mut every = tokio::time::interval(SWEEP_EVERY);
+    // `SWEEP_INTERVAL_SECS` (5 s): AWS's schedule allows once a minute at best.
+    let interval = state.config.sweep_interval;
+    let mut every = tokio::time::interval(interval);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
         if let Err(e) = sweeper::run(&state).await {
-            tracing::warn!(error.cause_chain = ?e, "sweep failed; next one in {SWEEP_EVERY:?}");
+            tracing::warn!(error.cause_chain = ?e, "sweep failed; next one in {interval:?}");
         }
     }
 }

@@ -20,6 +20,14 @@ impl JobQueue {
         }
     }
 
+    /// The queue at `url` through an existing client (tests that point one elsewhere).
+    pub fn from_client(client: Client, url: &str) -> Self {
+        Self {
+            client,
+            url: url.to_owned(),
+        }
+    }
+
     /// The queue's URL.
     pub fn url(&self) -> &str {
         &self.url

@@ -115,41 +115,40 @@ impl Storage {
             .map_err(Error::storage)
     }
 
-    /// Keys under `prefix` (a full key prefix) last modified before `before`, at most `limit`.
+    /// One page (S3's 1,000 keys at most) of the keys under `prefix` (a full key prefix), in key
+    /// order after `after`: those last modified before `before`, and the page's last key when
+    /// more may follow (`None` at the end).
     ///
     /// # Errors
     /// [`Error::Storage`] when S3 cannot be reached.
-    pub async fn list_older_than(
+    pub async fn list_page_older_than(
         &self,
         prefix: &str,
         before: SystemTime,
-        limit: usize,
-    ) -> Result<Vec<String>, Error> {
-        let mut keys = Vec::new();
-        let mut pages = self
+        after: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), Error> {
+        let page = self
             .client
             .list_objects_v2()
             .bucket(&self.root.bucket)
             .prefix(prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(Error::storage)?;
-            for object in page.contents.unwrap_or_default() {
-                let old = object
-                    .last_modified
+            .set_start_after(after.map(str::to_owned))
+            .send()
+            .await
+            .map_err(Error::storage)?;
+        let objects = page.contents.unwrap_or_default();
+        let last = objects.last().and_then(|o| o.key.clone());
+        let old = objects
+            .into_iter()
+            .filter(|o| {
+                o.last_modified
                     .and_then(|t| SystemTime::try_from(t).ok())
-                    .is_some_and(|t| t < before);
-                if old && let Some(key) = object.key {
-                    keys.push(key);
-                }
-            }
-            if keys.len() >= limit {
-                keys.truncate(limit);
-                break;
-            }
-        }
-        Ok(keys)
+                    .is_some_and(|t| t < before)
+            })
+            .filter_map(|o| o.key)
+            .collect();
+        let more = page.is_truncated.unwrap_or(false);
+        Ok((old, last.filter(|_| more)))
     }
 
     /// The bucket and prefix every key is built under.

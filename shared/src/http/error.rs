@@ -33,19 +33,25 @@ impl IntoResponse for Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } | Self::FileTooLarge { .. } => {
+            Self::PayloadTooLarge { .. } | Self::FileTooLarge { .. } | Self::OverQuota { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Database(_) | Self::Storage(_) | Self::Queue(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
+            Self::TooManyRequests { .. } | Self::TooManyTasks { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
             }
-            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // Only a dependency that was unavailable invites a retry; a query the database
+            // refused would be refused again.
+            _ if self.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Storage(_) | Self::Queue(_) | Self::Unexpected(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         let retry_after = match &self {
-            Self::TooManyRequests { retry_after } => Some(*retry_after),
-            Self::Database(_) | Self::Storage(_) | Self::Queue(_) => Some(DEPENDENCY_RETRY_AFTER),
+            Self::TooManyRequests { retry_after } | Self::TooManyTasks { retry_after } => {
+                Some(*retry_after)
+            }
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(DEPENDENCY_RETRY_AFTER),
             _ => None,
         };
         let body = if status.is_server_error() {

@@ -11,8 +11,8 @@ use axum::{
     extract::DefaultBodyLimit,
     extract::State,
     handler::Handler,
-    http::{HeaderName, Method, Request},
-    middleware::{Next, from_fn_with_state},
+    http::{HeaderName, HeaderValue, Method, Request, header},
+    middleware::{Next, from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
     routing::{MethodFilter, MethodRouter, get},
 };
@@ -240,12 +240,30 @@ async fn database_ready(
     }
 }
 
+/// `X-Content-Type-Options: nosniff` on every response, so a browser never reads a JSON body
+/// or a download as something else; `Cache-Control: no-store` on every response that has not set
+/// its own, since all but the docs pages carry a user's data or tokens (a shared cache or the
+/// browser's back button must not replay them).
+async fn security_headers(request: Request<Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The layers and fallbacks every router gets, whether it serves one function or all.
 fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(crate::http::error::not_found)
         .method_not_allowed_fallback(crate::http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), csrf::guard))
+        .layer(from_fn(security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         // Outermost first: give each request an id, log it in the span, echo it to the client.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

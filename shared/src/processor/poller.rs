@@ -49,11 +49,12 @@ where
     Fut: Future<Output = Result<SqsBatchResponse, BoxError>>,
 {
     let wait = wait.min(LONG_POLL);
-    // A long poll answers only when it has to: the clients' usual 10 s read and 15 s operation
+    // A long poll answers only when it has to: the clients' usual 10 s read and 3 s operation
     // timeouts would cut every idle poll short, so this call gets the wait plus a margin.
     let patient = TimeoutConfig::builder()
         .read_timeout(wait + Duration::from_secs(5))
         .operation_timeout(wait + Duration::from_secs(10))
+        .operation_attempt_timeout(wait + Duration::from_secs(10))
         .build();
     let received = queue
         .client()

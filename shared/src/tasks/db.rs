@@ -180,3 +180,46 @@ pub(crate) async fn claimed_paths(
     .await?;
     Ok(claimed)
 }
+
+/// Records `key` before its object is put: until the transaction that creates its task removes
+/// the record, the object is no task's, and the sweeper deletes it once the record is stale.
+pub(crate) async fn insert_pending_upload(
+    db: impl PgExecutor<'_>,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "insert into pending_uploads (object_key, reserved_at) values ($1, $2) on conflict do nothing",
+        key,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn delete_pending_upload(db: impl PgExecutor<'_>, key: &str) -> Result<(), Error> {
+    sqlx::query!("delete from pending_uploads where object_key = $1", key)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Keys recorded before `before` whose task was never committed, and when, oldest first.
+pub(crate) async fn stale_pending_uploads(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(String, DateTime<Utc>)>, Error> {
+    let rows = sqlx::query!(
+        "select object_key, reserved_at from pending_uploads where reserved_at < $1 order by reserved_at limit $2",
+        before,
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.object_key, r.reserved_at))
+        .collect())
+}

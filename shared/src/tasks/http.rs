@@ -39,9 +39,10 @@ use crate::{
         (status = 202, description = "Created; with a file, its processing is under way", body = TaskView),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
-        (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`", body = ErrorBody),
+        (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`, or would take the user's uploads past `USER_QUOTA_BYTES` (the detail gives the figures)", body = ErrorBody),
         (status = 415, description = "Neither multipart/form-data nor JSON", body = ErrorBody),
         (status = 422, description = "A field is invalid, or the file is empty", body = ErrorBody),
+        (status = 429, description = "More than `TASKS_PER_USER_PER_HOUR` tasks created in the last hour; see `Retry-After`", body = ErrorBody),
     ),
     security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
 )]
@@ -123,9 +124,10 @@ pub async fn get(
         (status = 201, description = "The task, pending until the file arrives, and how to upload it", body = DirectUploadView),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
-        (status = 413, description = "The declared size is larger than `MAX_DIRECT_UPLOAD_BYTES`", body = ErrorBody),
+        (status = 413, description = "The declared size is larger than `MAX_DIRECT_UPLOAD_BYTES`, or would take the user's uploads past `USER_QUOTA_BYTES` (the detail gives the figures)", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A field is invalid", body = ErrorBody),
+        (status = 429, description = "More than `TASKS_PER_USER_PER_HOUR` tasks created in the last hour; see `Retry-After`", body = ErrorBody),
     ),
     security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
 )]

@@ -2,10 +2,11 @@
 //!
 //! | from → to | who | function |
 //! |---|---|---|
-//! | `pending` → `in_progress` | the outbox, when SQS accepts the job; the processor, when a direct upload arrives | [`start`] |
+//! | `pending` → `in_progress` | the outbox, when SQS accepts the job | [`start`] |
+//! | `pending`/`in_progress` → `in_progress`, one more attempt counted | the processor, for each delivery of the job it receives (a direct upload's first one starts its task) | [`attempt`] |
 //! | `pending`/`in_progress` → `completed` | the processor, with its figures | [`complete`] |
 //! | `pending`/`in_progress` → `cancelled` | the processor (a file no retry can read), the sweeper (a dead-lettered job, an upload that never came) | [`cancel`] |
-//! | `in_progress` → `cancelled`, for every task stuck past a time | the sweeper | [`cancel_stuck`] |
+//! | `in_progress` → `cancelled`, for every task whose job was tried as often as the queue allows, the last time long ago | the sweeper | [`cancel_exhausted`] |
 //!
 //! Status only moves forward: each statement names the states it leaves, so a late or repeated
 //! caller changes nothing and learns so from the `false` it gets back.
@@ -21,6 +22,29 @@ pub(crate) async fn start(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, Err
     let result = sqlx::query!(
         "update tasks set status = 'IN_PROGRESS' where id = $1 and status = 'PENDING'",
         id,
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Counts one delivery of the task's job that the processor received, at `now`, and moves a
+/// `pending` task (a direct upload that has just arrived) to `in_progress`. False when the task
+/// had already finished.
+pub(crate) async fn attempt(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let result = sqlx::query!(
+        r#"
+        update tasks
+        set status = 'IN_PROGRESS', processing_attempts = processing_attempts + 1,
+            last_attempt_at = $2
+        where id = $1 and status in ('PENDING', 'IN_PROGRESS')
+        "#,
+        id,
+        now,
     )
     .execute(db)
     .await?;
@@ -87,20 +111,23 @@ pub(crate) async fn cancel(db: impl PgExecutor<'_>, id: Uuid, reason: &str) -> R
     Ok(result.rows_affected() == 1)
 }
 
-/// Cancels every task `in_progress` since before `since`, returning their ids. Only the move to
-/// `in_progress` updates such a task, so `updated_at` is when it started.
-pub(crate) async fn cancel_stuck(
+/// Cancels every task `in_progress` whose job the processor has received `max_attempts` times,
+/// the last before `last_before`, returning their ids. A job still waiting in the queue has
+/// fewer attempts, however long it has waited, and is never cancelled here.
+pub(crate) async fn cancel_exhausted(
     db: impl PgExecutor<'_>,
-    since: DateTime<Utc>,
+    max_attempts: i32,
+    last_before: DateTime<Utc>,
     reason: &str,
 ) -> Result<Vec<Uuid>, Error> {
     let ids = sqlx::query_scalar!(
         r#"
-        update tasks set status = 'CANCELLED', error = $2
-        where status = 'IN_PROGRESS' and updated_at < $1
+        update tasks set status = 'CANCELLED', error = $3
+        where status = 'IN_PROGRESS' and processing_attempts >= $1 and last_attempt_at < $2
         returning id
         "#,
-        since,
+        max_attempts,
+        last_before,
         reason,
     )
     .fetch_all(db)

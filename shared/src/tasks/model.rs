@@ -1,6 +1,6 @@
 //! A task as stored, its status, and a validated new task.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -125,7 +125,7 @@ impl NewTask {
                 .map_err(|()| {
                     errors.merge(ValidationErrors::field(
                         "due_date",
-                        "must be an ISO 8601 date or date-time, e.g. 2026-12-01T17:00:00Z",
+                        "must be an ISO 8601 date or date-time in the years 0000 to 9999, e.g. 2026-12-01T17:00:00Z",
                     ));
                 })
                 .ok(),
@@ -146,10 +146,18 @@ pub fn trim(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
-/// RFC 3339 with an offset; a date-time without one is UTC; a bare date is midnight UTC.
+/// RFC 3339 with an offset; a date-time without one is UTC; a bare date is midnight UTC. Only
+/// the years 0000 to 9999 (in UTC), the ones ISO 8601 writes with four digits: chrono reads
+/// dates Postgres cannot store, and a refusal there would be a server error, not the client's.
 fn parse_due_date(raw: &str) -> Result<DateTime<Utc>, ()> {
+    parse_any_date(raw)
+        .filter(|d| (0..=9999).contains(&d.year()))
+        .ok_or(())
+}
+
+fn parse_any_date(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(with_offset) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(with_offset.with_timezone(&Utc));
+        return Some(with_offset.with_timezone(&Utc));
     }
     for format in [
         "%Y-%m-%dT%H:%M:%S%.f",
@@ -157,14 +165,13 @@ fn parse_due_date(raw: &str) -> Result<DateTime<Utc>, ()> {
         "%Y-%m-%d %H:%M:%S%.f",
     ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(raw, format) {
-            return Ok(naive.and_utc());
+            return Some(naive.and_utc());
         }
     }
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc())
-        .ok_or(())
 }
 
 #[cfg(test)]
@@ -214,6 +221,22 @@ mod tests {
             NewTask::parse(Some("t"), None, Some("")).is_err(),
             "empty is not a date"
         );
+    }
+
+    #[test]
+    fn due_dates_outside_the_years_0000_to_9999_are_refused_when_parsed() {
+        let parse = |raw| NewTask::parse(Some("t"), None, Some(raw));
+        // Found by trying it: chrono reads these, Postgres cannot store the first.
+        assert!(parse("-5000-01-01").is_err());
+        assert!(parse("+10000-01-01T00:00:00Z").is_err());
+        assert!(
+            parse("9999-12-31T23:59:59-01:00").is_err(),
+            "year 10000 in UTC"
+        );
+        assert!(parse("0000-01-01").is_ok());
+        assert!(parse("9999-12-31T23:59:59Z").is_ok());
+        let refused = parse("-5000-01-01").expect_err("refused");
+        assert_eq!(refused.items()[0].loc, ["body", "due_date"]);
     }
 
     #[test]

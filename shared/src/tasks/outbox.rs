@@ -51,31 +51,41 @@ pub enum Delivery {
     Skipped,
 }
 
+/// How long one delivery attempt holds its job.
+///
+/// Longer than an SQS send can take ([`crate::aws::SDK_OPERATION_TIMEOUT`]). A worker that dies mid-attempt delays the job by
+/// this much, then the sweeper sends it.
+pub const LEASE: TimeDelta = TimeDelta::seconds(30);
+
 /// Tries to deliver the job of `task_id` now.
 ///
-/// The row is locked for the attempt, so the create handler and the sweeper never both send it.
+/// The job is claimed with a short lease ([`LEASE`]) in a statement of its own, so the create
+/// handler and the sweeper never both send it, and no transaction, row lock or connection is
+/// held while SQS answers.
 ///
 /// # Errors
 /// [`Error::Database`] only; a failed SQS send is recorded and reported as [`Delivery::Deferred`].
 pub async fn deliver(state: &AppState, task_id: Uuid) -> Result<Delivery, Error> {
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
     let claimed = sqlx::query!(
         r#"
-        select payload, attempts from outbox_jobs
-        where task_id = $1 and sent_at is null
-        for update skip locked
+        update outbox_jobs set claimed_until = $2
+        where task_id = $1 and sent_at is null and (claimed_until is null or claimed_until < $3)
+        returning payload, attempts
         "#,
         task_id,
+        now + LEASE,
+        now,
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&state.db)
     .await?;
     let Some(job) = claimed else {
         return Ok(Delivery::Skipped);
     };
     match state.jobs.send(&job.payload.to_string()).await {
         Ok(message_id) => {
-            sqlx::query!("update outbox_jobs set sent_at = $2, attempts = attempts + 1, last_error = null where task_id = $1", task_id, now)
+            let mut tx = state.db.begin().await?;
+            sqlx::query!("update outbox_jobs set sent_at = $2, attempts = attempts + 1, last_error = null, claimed_until = null where task_id = $1", task_id, state.clock.now())
                 .execute(&mut *tx)
                 .await?;
             lifecycle::start(&mut *tx, task_id).await?;
@@ -88,15 +98,14 @@ pub async fn deliver(state: &AppState, task_id: Uuid) -> Result<Delivery, Error>
             let next = now + backoff(attempts);
             tracing::warn!(%task_id, attempts, error.cause_chain = ?e, "job not queued; will retry");
             sqlx::query!(
-                "update outbox_jobs set attempts = $2, next_attempt_at = $3, last_error = $4 where task_id = $1",
+                "update outbox_jobs set attempts = $2, next_attempt_at = $3, last_error = $4, claimed_until = null where task_id = $1",
                 task_id,
                 attempts,
                 next,
                 format!("{e}: {}", std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default()),
             )
-            .execute(&mut *tx)
+            .execute(&state.db)
             .await?;
-            tx.commit().await?;
             Ok(Delivery::Deferred)
         }
     }
@@ -110,7 +119,7 @@ pub async fn deliver_due(state: &AppState, batch: i64) -> Result<usize, Error> {
     let due = sqlx::query_scalar!(
         r#"
         select task_id from outbox_jobs
-        where sent_at is null and next_attempt_at <= $1
+        where sent_at is null and next_attempt_at <= $1 and (claimed_until is null or claimed_until < $1)
         order by next_attempt_at
         limit $2
         "#,

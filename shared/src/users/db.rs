@@ -92,16 +92,19 @@ pub(crate) async fn select_live_session_user(
     Ok(user)
 }
 
+/// A session that begins `now`: its absolute lifetime counts from here, on the clock every rule reads.
 pub(crate) async fn insert_session(
     db: impl PgExecutor<'_>,
     id: Uuid,
     user_id: Uuid,
+    now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), Error> {
     sqlx::query!(
-        "insert into sessions (id, user_id, expires_at) values ($1, $2, $3)",
+        "insert into sessions (id, user_id, created_at, expires_at) values ($1, $2, $3, $4)",
         id,
         user_id,
+        now,
         expires_at,
     )
     .execute(db)
@@ -159,29 +162,36 @@ pub(crate) async fn insert_refresh_token(
     Ok(())
 }
 
-/// Marks an unspent, unexpired refresh token of a live session as spent; `false` otherwise.
+/// Spends a refresh token of a live session: marks it used, or finds it used since `grace_since`
+/// (a second tab, a retry). Returns when the session began; `None` when the token is unknown,
+/// expired, spent before the grace period, or its session is over.
 ///
-/// One guarded `update`: of two concurrent refreshes with the same token, exactly one wins.
+/// One guarded `update`: of two concurrent refreshes with the same token, the second waits for
+/// the first and then finds the token spent within the grace period, so both succeed.
 pub(crate) async fn spend_refresh_token(
     db: impl PgExecutor<'_>,
     hash: &[u8],
     session_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<bool, Error> {
-    let result = sqlx::query!(
+    grace_since: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    let started = sqlx::query_scalar!(
         r#"
-        update refresh_tokens t set used_at = $3
+        update refresh_tokens t set used_at = coalesce(t.used_at, $3)
         from sessions s
         where t.token_hash = $1 and t.session_id = $2 and s.id = t.session_id
-          and t.used_at is null and t.expires_at > $3 and s.revoked_at is null
+          and (t.used_at is null or t.used_at > $4)
+          and t.expires_at > $3 and s.revoked_at is null and s.expires_at > $3
+        returning s.created_at
         "#,
         hash,
         session_id,
         now,
+        grace_since,
     )
-    .execute(db)
+    .fetch_optional(db)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(started)
 }
 
 /// How many attempts of `kind` match `email` or `source_ip` since `since`, and the oldest one.
@@ -238,16 +248,34 @@ pub(crate) async fn insert_attempt(
     email: Option<&str>,
     source_ip: &str,
     at: DateTime<Utc>,
-) -> Result<(), Error> {
-    sqlx::query!(
-        "insert into auth_attempts (kind, email, source_ip, attempted_at) values ($1, $2, $3, $4)",
+) -> Result<i64, Error> {
+    let id = sqlx::query_scalar!(
+        "insert into auth_attempts (kind, email, source_ip, attempted_at) values ($1, $2, $3, $4) returning id",
         kind,
         email,
         source_ip,
         at,
     )
-    .execute(db)
+    .fetch_one(db)
     .await?;
+    Ok(id)
+}
+
+pub(crate) async fn delete_attempt(db: impl PgExecutor<'_>, id: i64) -> Result<(), Error> {
+    sqlx::query!("delete from auth_attempts where id = $1", id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Holds a transaction-scoped advisory lock on `key` until the transaction ends: the limits'
+/// count-then-record is one step for everyone who locks the same key.
+pub(crate) async fn lock_limit(db: impl PgExecutor<'_>, key: &str) -> Result<(), Error> {
+    // Not `query!`: the function returns `void`, which has no Rust type to check against.
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

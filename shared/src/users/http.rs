@@ -163,16 +163,21 @@ pub async fn log_out(
     path = "/auth/me",
     tag = "auth",
     responses(
-        (status = 200, description = "The caller's account", body = MeResponse),
+        (status = 200, description = "The caller's account and what it stores", body = MeResponse),
         (status = 401, description = "Not signed in, or the token is invalid, expired or revoked", body = ErrorBody),
         (status = 403, description = "The account is deactivated", body = ErrorBody),
     ),
     security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
 )]
-pub async fn me(current: CurrentUser) -> Json<MeResponse> {
-    Json(MeResponse {
+pub async fn me(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<Json<MeResponse>, Error> {
+    let usage = crate::tasks::allowance::usage(&state.db, &state.config, current.user.id).await?;
+    Ok(Json(MeResponse {
         user: current.user.into(),
-    })
+        usage,
+    }))
 }
 
 fn signed_in_response(config: &Config, signed_in: SignedIn) -> (Cookies, Json<AuthResponse>) {

@@ -20,68 +20,94 @@ pub const REGISTRATION_WINDOW: TimeDelta = TimeDelta::hours(1);
 /// Attempts are kept this long, then purged.
 const RETENTION: TimeDelta = TimeDelta::days(1);
 
-/// Refuses a login while its email or its source address is locked out.
+/// A login attempt's place within the limits, taken before the password is checked.
+///
+/// It is recorded as a failure up front: if the password is right, [`LoginAttempt::succeeded`]
+/// removes it; otherwise it stays, as the failure it is. So however many logins for one email
+/// arrive at once, at most the limit of them are ever checked in a window: each one takes its
+/// place under a lock, and the ones that find no place left are refused before any hash runs.
+#[derive(Debug)]
+#[must_use = "a successful login must give its place back"]
+pub struct LoginAttempt {
+    id: i64,
+}
+
+/// Takes a place for a login of `email` from `source_ip`, or refuses it while either is locked out.
 ///
 /// # Errors
 /// [`Error::TooManyRequests`] with the time until the oldest counted failure leaves the window.
-pub async fn check_login(
+pub async fn begin_login(
     state: &AppState,
     email: &Email,
     source_ip: &str,
     now: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<LoginAttempt, Error> {
     let since = now - LOGIN_WINDOW;
-    let by_email = db::count_failed_logins_for_email(&state.db, email.as_str(), since).await?;
+    let mut tx = state.db.begin().await?;
+    // Email first, then address, always: two attempts never wait on each other in a cycle.
+    db::lock_limit(&mut *tx, &format!("login:email:{}", email.as_str())).await?;
+    db::lock_limit(&mut *tx, &format!("login:ip:{source_ip}")).await?;
+    let by_email = db::count_failed_logins_for_email(&mut *tx, email.as_str(), since).await?;
     refuse_over(by_email, MAX_FAILED_LOGINS_PER_EMAIL, LOGIN_WINDOW, now)?;
-    let by_ip = db::count_attempts_from(&state.db, "login_failed", source_ip, since).await?;
-    refuse_over(by_ip, state.config.login_failures_per_ip, LOGIN_WINDOW, now)
+    let by_ip = db::count_attempts_from(&mut *tx, "login_failed", source_ip, since).await?;
+    refuse_over(by_ip, state.config.login_failures_per_ip, LOGIN_WINDOW, now)?;
+    let id = db::insert_attempt(
+        &mut *tx,
+        "login_failed",
+        Some(email.as_str()),
+        source_ip,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(LoginAttempt { id })
 }
 
-/// Records a failed login, and purges attempts too old to count.
+impl LoginAttempt {
+    /// The password was right: this attempt no longer counts as a failure.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the place cannot be given back (it then counts as one failure).
+    pub async fn succeeded(self, db: &PgPool) -> Result<(), Error> {
+        db::delete_attempt(db, self.id).await
+    }
+
+    /// The password was wrong: the attempt stays recorded; attempts too old to count are purged.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the purge fails.
+    pub async fn failed(self, db: &PgPool, now: DateTime<Utc>) -> Result<(), Error> {
+        db::delete_attempts_before(db, now - RETENTION).await?;
+        Ok(())
+    }
+}
+
+/// Records a registration from `source_ip`, or refuses it when that address has registered too
+/// often this hour.
 ///
-/// # Errors
-/// [`Error::Database`] when the attempt cannot be recorded.
-pub async fn record_failed_login(
-    db: &PgPool,
-    email: &Email,
-    source_ip: &str,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    db::insert_attempt(db, "login_failed", Some(email.as_str()), source_ip, now).await?;
-    db::delete_attempts_before(db, now - RETENTION).await?;
-    Ok(())
-}
-
-/// Refuses a registration from an address that has registered too often this hour.
+/// Check and record happen under one lock, so parallel registrations cannot
+/// all pass the check; the attempt counts whether or not the registration then succeeds.
 ///
 /// # Errors
 /// [`Error::TooManyRequests`] with the time until the window allows another.
-pub async fn check_registration(
+pub async fn begin_registration(
     state: &AppState,
     source_ip: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    let mut tx = state.db.begin().await?;
+    db::lock_limit(&mut *tx, &format!("register:ip:{source_ip}")).await?;
     let recent =
-        db::count_attempts_from(&state.db, "register", source_ip, now - REGISTRATION_WINDOW)
-            .await?;
+        db::count_attempts_from(&mut *tx, "register", source_ip, now - REGISTRATION_WINDOW).await?;
     refuse_over(
         recent,
         state.config.registrations_per_ip_per_hour,
         REGISTRATION_WINDOW,
         now,
-    )
-}
-
-/// Records a registration attempt (counted whether or not it succeeds).
-///
-/// # Errors
-/// [`Error::Database`] when the attempt cannot be recorded.
-pub async fn record_registration(
-    db: &PgPool,
-    source_ip: &str,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    db::insert_attempt(db, "register", None, source_ip, now).await
+    )?;
+    db::insert_attempt(&mut *tx, "register", None, source_ip, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn refuse_over(

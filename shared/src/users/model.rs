@@ -365,6 +365,8 @@ pub struct AuthResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MeResponse {
     pub user: UserView,
+    /// What the user stores, what they may store, and how many tasks they have.
+    pub usage: crate::tasks::allowance::Usage,
 }
 
 /// `POST /auth/token`'s body (OAuth2 token response).

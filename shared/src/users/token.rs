@@ -148,6 +148,17 @@ impl TokenKeys {
             .map_err(|e| anyhow::anyhow!("signing a token failed: {e}").into())
     }
 
+    /// Whether `token` names a key id that is neither the current key's nor the previous one's:
+    /// the secret may have been rotated since these keys were read.
+    pub fn signed_with_unknown_key(&self, token: &str) -> bool {
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return false;
+        };
+        header.kid.is_some_and(|kid| {
+            kid != self.current.kid && self.previous.as_ref().is_none_or(|p| p.kid != kid)
+        })
+    }
+
     /// Verifies a token of `kind` at `now`: signature, algorithm, key id, issuer, audience, expiry.
     ///
     /// # Errors
@@ -249,6 +260,16 @@ mod tests {
             old.verify(&fresh, TokenKind::Access, now).is_err(),
             "new kid unknown to the old keys"
         );
+    }
+
+    #[test]
+    fn only_a_key_id_these_keys_lack_is_unknown() {
+        let now = Utc::now();
+        let ours = keys(SECRET);
+        let theirs = keys("the-new-secret-of-at-least-thirty-two-bytes");
+        assert!(!ours.signed_with_unknown_key(&ours.sign(&access(now)).expect("sign")));
+        assert!(ours.signed_with_unknown_key(&theirs.sign(&access(now)).expect("sign")));
+        assert!(!ours.signed_with_unknown_key("not a token"));
     }
 
     #[test]
