@@ -28,7 +28,7 @@ export AWS_REGION ?= us-east-1
 export SQLX_OFFLINE := true
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: help run test check stop db localstack migrate lint-template package bench sqlx-prepare openapi fuzz
+.PHONY: help run test check stop db localstack migrate lint-template package bench sqlx-prepare openapi fuzz soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ lint-template: ## cfn-lint and sam validate --lint on template.yaml (pinned, own
 
 bench: ## release builds, then every benchmark against its target; writes BENCHMARKS.md
 	@scripts/bench.sh
+
+soak: ## SOAK_MINUTES (5) of users and faults against a stack of its own; writes docs/SOAK.md
+	@scripts/soak.sh
 
 package: ## build every function for AWS with sam build (arm64, no Docker); then see docs/deployment.md
 	@scripts/package.sh

@@ -46,6 +46,13 @@ else
     cargo test --workspace --no-fail-fast
 fi
 
+# After the tests, not before: they have built every binary the soak needs (its build is then a
+# no-op), the precise failures of a test come first, and the soak's timing (a 10 s visibility
+# timeout, 20 s upload URLs) does not share the 2 cores with tests running in parallel. It starts
+# a stack of its own, so the shared Postgres and LocalStack above are not involved.
+step "the short soak: users and faults against a stack of its own, then its invariants (under 4 minutes)"
+scripts/soak.sh --short
+
 step "openapi.json is a valid OpenAPI document (openapi-spec-validator, pinned)"
 validator=$(scripts/venv.sh openapi-spec-validator tools/openapi-spec-validator.txt)
 "$validator/openapi-spec-validator" openapi.json
