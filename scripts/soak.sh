@@ -49,6 +49,15 @@ if [ "$(id -u)" = 0 ]; then
     pg_user=postgres
 fi
 as_owner() { if [ -n "$pg_user" ]; then runuser -u "$pg_user" -- "$@"; else "$@"; fi; }
+# The cluster lives in .local/soak, unless that user cannot reach this checkout (a clone under a
+# private directory, such as one `mktemp -d` made): then in a directory of its own under /tmp,
+# removed at the end (its log is copied to .local/soak/pg.log first).
+pg_home="$state"
+pg_log="$state/pg.log"
+pg_home_elsewhere=""
+if [ -n "$pg_user" ] && ! runuser -u "$pg_user" -- test -x "$root"; then
+    pg_home_elsewhere=yes
+fi
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -79,6 +88,10 @@ cleanup() {
         say "stopping the soak's Postgres cluster"
         as_owner "$pg_bin/pg_ctl" -D "$pgdata" -m fast stop >/dev/null 2>&1 || true
     fi
+    if [ "$pg_home" != "$state" ]; then
+        cp "$pg_log" "$state/pg.log" 2>/dev/null || true
+        rm -rf "$pg_home"
+    fi
     exit "$status"
 }
 trap cleanup EXIT
@@ -86,10 +99,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # What a run killed hard may have left: only this checkout's soak cluster and soak LocalStack.
-if [ -f "$pgdata/postmaster.pid" ]; then
-    say "stopping a soak cluster left running in .local/soak/pg"
-    as_owner "$pg_bin/pg_ctl" -D "$pgdata" -m fast stop >/dev/null 2>&1 || true
+old_home=$(cat "$state/pg-home" 2>/dev/null || echo "$state")
+if [ -f "$old_home/pg/postmaster.pid" ]; then
+    say "stopping a soak cluster left running in $old_home/pg"
+    as_owner "$pg_bin/pg_ctl" -D "$old_home/pg" -m fast stop >/dev/null 2>&1 || true
 fi
+case "$old_home" in "$state") ;; */writers-soak-pg.*) rm -rf "$old_home" ;; esac
 if [ -f "$state/localstack.pid" ]; then
     old=$(cat "$state/localstack.pid")
     if [ -r "/proc/$old/environ" ] &&
@@ -102,7 +117,16 @@ if [ -f "$state/localstack.pid" ]; then
     fi
 fi
 rm -rf "$state"
-mkdir -p "$state/run" "$state/localstack-data"
+mkdir -p "$state/localstack-data"
+if [ -n "$pg_home_elsewhere" ]; then
+    pg_home=$(mktemp -d "${TMPDIR:-/tmp}/writers-soak-pg.XXXXXX")
+    pg_log="$pg_home/pg.log"
+    say "the postgres user cannot reach $root (a private parent directory): the cluster goes in $pg_home"
+fi
+echo "$pg_home" >"$state/pg-home"
+pgdata="$pg_home/pg"
+pg_run="$pg_home/run"
+mkdir -p "$pg_run"
 
 say "building soak, migrate and local-api (SQLX_OFFLINE; a no-op when they are fresh)"
 SQLX_OFFLINE=true cargo build --quiet -p soak -p migrate -p writers --bin soak --bin migrate --bin local-api
@@ -123,13 +147,13 @@ pg_port=$(free_port)
 ls_port=$(free_port)
 api_port=$(free_port)
 
-say "starting Postgres on 127.0.0.1:$pg_port (a fresh cluster in .local/soak/pg; log .local/soak/pg.log)"
+say "starting Postgres on 127.0.0.1:$pg_port (a fresh cluster in $pgdata; log $pg_log)"
 mkdir -p "$pgdata"
-touch "$state/pg.log"
-[ -z "$pg_user" ] || chown "$pg_user" "$pgdata" "$state/run" "$state/pg.log"
+touch "$pg_log"
+[ -z "$pg_user" ] || chown "$pg_user" "$pg_home" "$pgdata" "$pg_run" "$pg_log"
 as_owner "$pg_bin/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 >/dev/null
-as_owner "$pg_bin/pg_ctl" -D "$pgdata" -l "$state/pg.log" -w -t 30 \
-    -o "-p $pg_port -k $state/run -c listen_addresses=127.0.0.1 -c max_connections=100" start >/dev/null
+as_owner "$pg_bin/pg_ctl" -D "$pgdata" -l "$pg_log" -w -t 30 \
+    -o "-p $pg_port -k $pg_run -c listen_addresses=127.0.0.1 -c max_connections=100" start >/dev/null
 psql "postgres://postgres@127.0.0.1:$pg_port/postgres" -qc "create database writers"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/writers"
 
@@ -201,7 +225,7 @@ export SOAK_COMMIT="$commit"
 export SOAK_API_URL="http://127.0.0.1:$api_port"
 export SOAK_LOCAL_API_BIN="$api_bin" SOAK_LOCAL_API_LOG="$state/local-api.log" SOAK_LOCAL_API_PIDFILE="$state/local-api.pid"
 export SOAK_LOCALSTACK_PID="$ls_pid"
-export SOAK_PG_CTL="$pg_bin/pg_ctl" SOAK_PG_DATA="$pgdata" SOAK_PG_LOG="$state/pg.log" SOAK_PG_USER="$pg_user"
+export SOAK_PG_CTL="$pg_bin/pg_ctl" SOAK_PG_DATA="$pgdata" SOAK_PG_LOG="$pg_log" SOAK_PG_USER="$pg_user"
 export SOAK_FIXTURES="$root/tests/fixtures"
 if [ "$short" = 1 ]; then
     export SOAK_SHORT=1 SOAK_SECONDS=90 SOAK_REPORT="$state/SOAK-short.md"
