@@ -181,6 +181,25 @@ fn get_att(value: &yaml_serde::Value) -> Option<&str> {
     }
 }
 
+/// The SDK and connection budgets (`aws::SDK_OPERATION_TIMEOUT`, `db::ACQUIRE_TIMEOUT`) are sized
+/// to fit this timeout; every HTTP function must have exactly it.
+#[test]
+fn every_http_function_has_the_timeout_the_dependency_budgets_fit() {
+    let template = template();
+    let global = template["Globals"]["Function"]["Timeout"]
+        .as_u64()
+        .expect("a global Timeout");
+    for function in Function::ALL {
+        let own = template["Resources"][function.logical_id()]["Properties"]["Timeout"].as_u64();
+        assert_eq!(
+            own.unwrap_or(global),
+            writers::http::HTTP_FUNCTION_TIMEOUT.as_secs(),
+            "{}",
+            function.logical_id()
+        );
+    }
+}
+
 #[test]
 fn the_file_processor_is_wired_to_the_jobs_queue_as_the_code_expects() {
     let template = template();
