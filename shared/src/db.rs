@@ -21,6 +21,21 @@ use crate::{
 /// A short acquire timeout turns a database outage into a quick `503`. With
 /// `DATABASE_SECRET_ARN` the pool has no credentials until
 /// `AppState::database_ready` reads the secret.
+/// Holds a transaction-scoped advisory lock on `key` until the transaction ends, so a
+/// count-then-write is one step for everyone who locks the same key (the login and registration
+/// limits, a user's allowance, the application role).
+///
+/// # Errors
+/// The database's, when it cannot be reached.
+pub async fn lock(db: impl sqlx::PgExecutor<'_>, key: &str) -> Result<(), sqlx::Error> {
+    // Not `query!`: the function returns `void`, which has no Rust type to check against.
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// How long a request waits for a database connection before it is refused with a `503`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 

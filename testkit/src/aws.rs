@@ -138,13 +138,15 @@ pub async fn hung_endpoint() -> (String, tokio::task::JoinHandle<()>) {
 
 /// `state` with its S3 client sent to `endpoint` (the bucket and prefix kept).
 pub fn with_storage_at(state: &writers::AppState, endpoint: &str) -> writers::AppState {
-    let s3 = state
-        .storage
-        .client()
-        .config()
-        .to_builder()
-        .endpoint_url(endpoint)
-        .build();
+    with_s3(state, |s3| s3.endpoint_url(endpoint))
+}
+
+/// `state` with its S3 client rebuilt from its own configuration, changed by `change`.
+fn with_s3(
+    state: &writers::AppState,
+    change: impl FnOnce(aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder,
+) -> writers::AppState {
+    let s3 = change(state.storage.client().config().to_builder()).build();
     let mut changed = state.clone();
     changed.storage = writers::files::storage::Storage::from_client(
         aws_sdk_s3::Client::from_conf(s3),
@@ -227,17 +229,6 @@ impl aws_sdk_s3::config::Intercept for S3Calls {
 /// `state` with an S3 client that records every call it makes.
 pub fn recording_storage(state: &writers::AppState) -> (writers::AppState, S3Calls) {
     let calls = S3Calls::default();
-    let s3 = state
-        .storage
-        .client()
-        .config()
-        .to_builder()
-        .interceptor(calls.clone())
-        .build();
-    let mut changed = state.clone();
-    changed.storage = writers::files::storage::Storage::from_client(
-        aws_sdk_s3::Client::from_conf(s3),
-        state.storage.root().clone(),
-    );
+    let changed = with_s3(state, |s3| s3.interceptor(calls.clone()));
     (changed, calls)
 }

@@ -67,9 +67,7 @@ pub async fn ensure_app_role(
     password: &SecretString,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('writers:app-role', 0))")
-        .execute(&mut *tx)
-        .await?;
+    super::lock(&mut *tx, "writers:app-role").await?;
     let exists: bool =
         sqlx::query_scalar("select exists (select 1 from pg_roles where rolname = $1)")
             .bind(role)

@@ -54,11 +54,7 @@ pub async fn claim(
     adding_bytes: u64,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    // Not `query!`: the function returns `void`, which has no Rust type to check against.
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(format!("tasks:user:{owner}"))
-        .execute(&mut *tx)
-        .await?;
+    crate::db::lock(&mut *tx, &format!("tasks:user:{owner}")).await?;
     check(tx, config, owner, adding_bytes, now).await
 }
 

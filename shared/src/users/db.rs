@@ -268,17 +268,6 @@ pub(crate) async fn delete_attempt(db: impl PgExecutor<'_>, id: i64) -> Result<(
     Ok(())
 }
 
-/// Holds a transaction-scoped advisory lock on `key` until the transaction ends: the limits'
-/// count-then-record is one step for everyone who locks the same key.
-pub(crate) async fn lock_limit(db: impl PgExecutor<'_>, key: &str) -> Result<(), Error> {
-    // Not `query!`: the function returns `void`, which has no Rust type to check against.
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(key)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 /// Deletes attempts older than `before`; they no longer count towards any limit.
 pub(crate) async fn delete_attempts_before(
     db: impl PgExecutor<'_>,

@@ -45,8 +45,8 @@ pub async fn begin_login(
     let since = now - LOGIN_WINDOW;
     let mut tx = state.db.begin().await?;
     // Email first, then address, always: two attempts never wait on each other in a cycle.
-    db::lock_limit(&mut *tx, &format!("login:email:{}", email.as_str())).await?;
-    db::lock_limit(&mut *tx, &format!("login:ip:{source_ip}")).await?;
+    crate::db::lock(&mut *tx, &format!("login:email:{}", email.as_str())).await?;
+    crate::db::lock(&mut *tx, &format!("login:ip:{source_ip}")).await?;
     let by_email = db::count_failed_logins_for_email(&mut *tx, email.as_str(), since).await?;
     refuse_over(by_email, MAX_FAILED_LOGINS_PER_EMAIL, LOGIN_WINDOW, now)?;
     let by_ip = db::count_attempts_from(&mut *tx, "login_failed", source_ip, since).await?;
@@ -96,7 +96,7 @@ pub async fn begin_registration(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let mut tx = state.db.begin().await?;
-    db::lock_limit(&mut *tx, &format!("register:ip:{source_ip}")).await?;
+    crate::db::lock(&mut *tx, &format!("register:ip:{source_ip}")).await?;
     let recent =
         db::count_attempts_from(&mut *tx, "register", source_ip, now - REGISTRATION_WINDOW).await?;
     refuse_over(
