@@ -34,7 +34,11 @@ use testkit::{
 use uuid::Uuid;
 use writers::{
     Config,
-    tasks::paging::Cursor,
+    tasks::{
+        db as tasks_db,
+        model::TaskStatus,
+        paging::{Cursor, ListQuery, Sort},
+    },
     users::{model::Password, password},
 };
 
@@ -337,9 +341,12 @@ async fn pipeline(base: &str, runs: usize) -> Result<Value> {
 
 async fn seed_tasks(db: &PgPool, owner: Uuid, count: i64) -> Result<()> {
     sqlx::query(
-        "insert into tasks (title, user_id, status, created_at) \
-         select 'Task ' || g, $1, (array['PENDING','IN_PROGRESS','COMPLETED','CANCELLED'])[1 + g % 4]::task_status, \
-                now() - g * interval '1 second' \
+        "insert into tasks (title, user_id, status, created_at, due_date, trashed_at) \
+         select (array['Task ', 'Chapter ', 'Draft ', 'Notes '])[1 + g % 4] || g, $1, \
+                (array['PENDING','IN_PROGRESS','COMPLETED','CANCELLED'])[1 + g % 4]::task_status, \
+                now() - g * interval '1 second', \
+                case when g % 3 <> 0 then now() + (g % 400) * interval '1 day' end, \
+                case when g % 50 = 0 then now() - (g % 30) * interval '1 day' end \
          from generate_series(1, $2) g",
     )
     .bind(owner)
@@ -365,8 +372,17 @@ async fn scaling(base: &str) -> Result<Value> {
     .bind(large)
     .fetch_one(&db)
     .await?;
-    let after = Cursor { created_at: at, id }.encode();
+    let deep = Cursor {
+        created_at: at,
+        id,
+        due_date: None,
+    };
+    let after = deep.encode();
     let deep_after = format!("limit=50&after={after}");
+    let due_before = format!(
+        "limit=50&sort=due_date&due_before={}",
+        (chrono::Utc::now() + chrono::TimeDelta::days(30)).format("%Y-%m-%dT%H:%M:%SZ")
+    );
     let mut cases = Vec::new();
     for (name, cookie, query) in [
         ("100 tasks, first page", &small_cookie, "limit=50"),
@@ -385,6 +401,26 @@ async fn scaling(base: &str) -> Result<Value> {
             "100,000 tasks, status_filter=completed",
             &large_cookie,
             "limit=50&status_filter=completed",
+        ),
+        (
+            "100,000 tasks, sort=due_date",
+            &large_cookie,
+            "limit=50&sort=due_date",
+        ),
+        (
+            "100,000 tasks, q=chapter",
+            &large_cookie,
+            "limit=50&q=chapter",
+        ),
+        (
+            "100,000 tasks, due_before=+30 days, sort=due_date",
+            &large_cookie,
+            due_before.as_str(),
+        ),
+        (
+            "100,000 tasks, trashed=true",
+            &large_cookie,
+            "limit=50&trashed=true",
         ),
     ] {
         let mut times = Vec::new();
@@ -405,47 +441,48 @@ async fn scaling(base: &str) -> Result<Value> {
         }
         cases.push(json!({"case": name, "p50_ms": median(times)}));
     }
-    // The list endpoint's statements (tasks/db.rs), as the API runs them, and its count.
-    const LIST: &str = "explain (analyze, costs off, timing off, summary off) \
-        select * from tasks where user_id = $1 and (created_at, id) < ($2, $3) \
-        order by created_at desc, id desc limit 50 offset $4";
-    const LIST_BY_STATUS: &str = "explain (analyze, costs off, timing off, summary off) \
-        select * from tasks where user_id = $1 and status = $5::task_status and (created_at, id) < ($2, $3) \
-        order by created_at desc, id desc limit 50 offset $4";
-    let start = Cursor::start();
-    let deep = Cursor { created_at: at, id };
+    // The list endpoint's statements as the API runs them (`tasks::db::explain_list` builds the
+    // very statement `list` runs), one per filter and order, and the count beside each page.
+    let page = |f: &dyn Fn(&mut ListQuery)| {
+        let mut q = ListQuery {
+            limit: 50,
+            ..ListQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let due_soon = chrono::Utc::now() + chrono::TimeDelta::days(30);
     let mut plans = Vec::new();
-    for (name, sql, status, cursor, offset) in [
-        ("first page", LIST, None, start, 0_i64),
-        ("skip=50000", LIST, None, start, 50_000),
-        ("after= the 50,000th", LIST, None, deep, 0),
+    for (name, q) in [
+        ("first page", page(&|_| {})),
+        ("skip=50000", page(&|q| q.skip = 50_000)),
+        ("after= the 50,000th", page(&|q| q.after = Some(deep))),
         (
             "status_filter=completed",
-            LIST_BY_STATUS,
-            Some("COMPLETED"),
-            start,
-            0,
+            page(&|q| q.status = Some(TaskStatus::Completed)),
         ),
+        ("sort=due_date", page(&|q| q.sort = Sort::DueDate)),
+        (
+            "sort=due_date&status_filter=pending",
+            page(&|q| {
+                q.sort = Sort::DueDate;
+                q.status = Some(TaskStatus::Pending);
+            }),
+        ),
+        ("q=chapter", page(&|q| q.title = Some("chapter".to_owned()))),
+        (
+            "due_before=+30 days&sort=due_date",
+            page(&|q| {
+                q.sort = Sort::DueDate;
+                q.due_before = Some(due_soon);
+            }),
+        ),
+        ("trashed=true", page(&|q| q.trashed = true)),
     ] {
-        let mut query = sqlx::query_as::<_, (String,)>(sql)
-            .bind(large)
-            .bind(cursor.created_at)
-            .bind(cursor.id)
-            .bind(offset);
-        if let Some(status) = status {
-            query = query.bind(status);
-        }
-        let rows = query.fetch_all(&db).await?;
-        let plan: Vec<String> = rows.into_iter().map(|(line,)| line).collect();
+        let plan = tasks_db::explain_list(&db, large, &q).await?;
         plans.push(json!({"case": name, "plan": plan.join("\n")}));
     }
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "explain (analyze, costs off, timing off, summary off) select count(*) from tasks where user_id = $1",
-    )
-    .bind(large)
-    .fetch_all(&db)
-    .await?;
-    let plan: Vec<String> = rows.into_iter().map(|(line,)| line).collect();
+    let plan = tasks_db::explain_count(&db, large, &page(&|_| {})).await?;
     plans.push(json!({"case": "total (the count beside every page)", "plan": plan.join("\n")}));
     Ok(json!({"cases": cases, "plans": plans}))
 }
@@ -591,9 +628,14 @@ async fn process(bin_dir: &Path) -> Result<Value> {
     };
     // One task for the object at `key`, processed by the binary behind `runtime`; the seconds taken.
     let run = async |runtime: &RuntimeApi, key: &str, size: usize| -> Result<f64> {
+        // A task and its draft 1, as `POST /api/v1/tasks` writes them.
         let task: Uuid = sqlx::query_scalar(
-            "insert into tasks (title, user_id, status, file_path, file_name, file_content_type, file_size) \
-             values ('Bench', $1, 'IN_PROGRESS', $2, 'bench.txt', 'text/plain', $3) returning id",
+            "with task as ( \
+                 insert into tasks (title, user_id, status, file_path, file_name, file_content_type, \
+                                    file_size, drafts_created, shown_draft, processing_draft) \
+                 values ('Bench', $1, 'IN_PROGRESS', $2, 'bench.txt', 'text/plain', $3, 1, 1, 1) returning id) \
+             insert into task_drafts (task_id, number, file_path, file_name, file_content_type, file_size) \
+             select id, 1, $2, 'bench.txt', 'text/plain', $3 from task returning task_id",
         )
         .bind(owner)
         .bind(format!("s3://{}/{key}", config.storage_root.bucket))

@@ -63,6 +63,8 @@ pub struct Config {
     pub tasks_per_user_per_hour: i64,
     /// How often `local-api` runs the sweeper (in AWS a schedule runs it once a minute).
     pub sweep_interval: Duration,
+    /// How long a task stays in the trash before the sweeper purges it.
+    pub trash_retention: Duration,
     /// Port of the local server (`local-api`); Lambda ignores it.
     pub port: u16,
     /// AWS region for the SDK clients (set by Lambda; `us-east-1` locally).
@@ -127,6 +129,12 @@ impl Config {
             sweep_interval: secs(
                 positive(&env, "SWEEP_INTERVAL_SECS", 5)?
                     .unsigned_abs()
+                    .into(),
+            ),
+            trash_retention: secs(
+                positive(&env, "TRASH_RETENTION_DAYS", 30)?
+                    .unsigned_abs()
+                    .saturating_mul(24 * 60 * 60)
                     .into(),
             ),
             port: env.parsed_or("PORT", 8000)?,

@@ -26,6 +26,15 @@ pub enum Error {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
+    /// An owner's status change the lifecycle does not allow.
+    #[error("a task cannot move from {from} to {to}")]
+    InvalidMove {
+        from: crate::tasks::model::TaskStatus,
+        to: crate::tasks::model::TaskStatus,
+    },
+    /// `If-Match` named a version the task has moved past.
+    #[error("the task has changed since it was read (it is at version {current}); read it again")]
+    PreconditionFailed { current: i64 },
     #[error("request body is larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: usize },
     #[error("the file is larger than {limit_bytes} bytes")]

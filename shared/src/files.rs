@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod docx;
+pub mod manuscript;
 pub mod message;
 pub mod queue;
 pub mod storage;

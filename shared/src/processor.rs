@@ -1,14 +1,15 @@
 //! The file processor: what the `file-processor` Lambda (and the local poller) does with each
 //! batch of messages from the jobs queue.
 //!
-//! For each upload it streams the object from S3 into the [`Analyzer`] (size, SHA-256, the type
-//! from the bytes, text statistics), reads a `.docx` body through [`docx`], writes the full result
-//! to `<prefix>/results/<task_id>.json` and completes the task in one guarded statement
-//! (`tasks::lifecycle`).
+//! For each draft it streams the upload from S3 into the [`Analyzer`] (size, SHA-256, the type
+//! from the bytes, text statistics), reads a `.docx` body through [`docx`], and then, holding its
+//! task's row lock, writes the full result to `<prefix>/results/<task_id>/<draft>.json` and marks
+//! the draft processed (`tasks::lifecycle`); the task shows it, and completes when its status
+//! follows that draft. A task purged meanwhile has no row to lock: nothing is written.
 //!
-//! Delivery is at least once, so everything is idempotent: a task that has finished is left
+//! Delivery is at least once, so everything is idempotent: a draft that has finished is left
 //! alone, racing workers write the same deterministic result and only one update wins, and a
-//! status never moves backwards. Permanent problems cancel the task with a readable reason;
+//! state never moves backwards. Permanent problems fail the draft with a readable reason;
 //! transient ones fail only their own message, which SQS redelivers after the visibility timeout
 //! and finally parks in the dead-letter queue, where the sweeper finds it.
 
@@ -32,7 +33,7 @@ use crate::{
     tasks::{
         self,
         lifecycle::{self, Completion},
-        model::TaskStatus,
+        model::DraftState,
         objects,
         wire::ResultDocument,
     },
@@ -105,11 +106,11 @@ pub struct BatchItemFailure {
 /// What processing one object did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The task is `completed` with its result.
+    /// The draft is `processed` with its result.
     Completed,
-    /// The task is `cancelled` with this reason.
+    /// The draft `failed` with this reason.
     Cancelled(String),
-    /// The task had finished already (a redelivery, a duplicate, or a racing worker won).
+    /// The draft had finished already (a redelivery, a duplicate, or a racing worker won).
     AlreadyFinished,
     /// Nothing to process; the reason is logged and the message consumed.
     Skipped(String),
@@ -213,7 +214,7 @@ pub async fn handle_message(
 ) -> Result<Vec<(Option<Uuid>, Outcome)>, Error> {
     match JobMessage::parse(body) {
         JobMessage::Job(job) => {
-            let outcome = process(state, job.task_id, &job.bucket, &job.key).await?;
+            let outcome = process(state, job.task_id, job.draft, &job.bucket, &job.key).await?;
             Ok(vec![(Some(job.task_id), outcome)])
         }
         JobMessage::Created(created) => {
@@ -228,9 +229,10 @@ pub async fn handle_message(
                     ));
                     continue;
                 }
-                match objects::task_of_upload(state.storage.root(), &object.key) {
-                    Some(task_id) => {
-                        let outcome = process(state, task_id, &object.bucket, &object.key).await?;
+                match objects::draft_of_upload(state.storage.root(), &object.key) {
+                    Some((task_id, draft)) => {
+                        let outcome =
+                            process(state, task_id, draft, &object.bucket, &object.key).await?;
                         outcomes.push((Some(task_id), outcome));
                     }
                     None => outcomes.push((
@@ -280,62 +282,64 @@ impl From<Rejected> for Problem {
     }
 }
 
-/// Processes the upload at `bucket`/`key` for `task_id`, once.
+/// Processes the upload at `bucket`/`key`, draft `draft` of `task_id`, once.
 ///
 /// # Errors
 /// A retryable [`Error`] when the database or S3 is unavailable.
 pub async fn process(
     state: &AppState,
     task_id: Uuid,
+    draft: i32,
     bucket: &str,
     key: &str,
 ) -> Result<Outcome, Error> {
-    let Some(task) = tasks::db::select_by_id(&state.db, task_id).await? else {
-        return Ok(Outcome::Skipped("the job names an unknown task".to_owned()));
+    let Some(found) = tasks::db::select_draft(&state.db, task_id, draft).await? else {
+        return Ok(Outcome::Skipped(
+            "the job names an unknown task or draft (a purged one, or a deleted draft)".to_owned(),
+        ));
     };
-    if matches!(task.status, TaskStatus::Completed | TaskStatus::Cancelled) {
+    if found.state != DraftState::Processing {
         return Ok(Outcome::AlreadyFinished);
     }
     let object = StoredObject {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
     };
-    // The job may only name this task's own upload, in our own bucket.
-    if bucket != state.storage.root().bucket || task.file_path.as_deref() != Some(&object.url()) {
+    // The job may only name this draft's own upload, in our own bucket.
+    if bucket != state.storage.root().bucket || found.file_path != object.url() {
         return Ok(Outcome::Skipped(
-            "the job's object is not this task's upload".to_owned(),
+            "the job's object is not this draft's upload".to_owned(),
         ));
     }
     // One more delivery tried (the sweeper gives up by these, not by age); a direct upload that
     // has just arrived moves its task on from `pending`.
-    if !lifecycle::attempt(&state.db, task_id, state.clock.now()).await? {
+    if !lifecycle::attempt(&state.db, task_id, draft, state.clock.now()).await? {
         return Ok(Outcome::AlreadyFinished);
     }
-    let declared = task.file_size.and_then(|n| u64::try_from(n).ok());
+    let declared = u64::try_from(found.file_size).ok();
     let analysis = match analyse(state, key, declared).await {
         Ok(analysis) => analysis,
         Err(Problem::Transient(e)) => return Err(e),
         Err(Problem::Permanent(reason)) => {
-            return Ok(if lifecycle::cancel(&state.db, task_id, &reason).await? {
-                Outcome::Cancelled(reason)
-            } else {
-                Outcome::AlreadyFinished
-            });
+            return Ok(
+                if lifecycle::fail(&state.db, task_id, draft, &reason).await? {
+                    Outcome::Cancelled(reason)
+                } else {
+                    Outcome::AlreadyFinished
+                },
+            );
         }
     };
-    let result_key = objects::result_key(state.storage.root(), task_id);
+    let result_key = objects::result_key(state.storage.root(), task_id, draft);
     let document = ResultDocument {
-        version: 1,
+        version: 2,
         task_id,
+        draft: Some(draft),
         source: object,
         analysis,
     };
     let result = serde_json::to_vec_pretty(&document).map_err(anyhow::Error::from)?;
     let analysis = &document.analysis;
-    state
-        .storage
-        .put(&result_key, result, "application/json")
-        .await?;
     let result_path = StoredObject {
         bucket: state.storage.root().bucket.clone(),
         key: result_key.clone(),
@@ -347,12 +351,27 @@ pub async fn process(
         sha256: &analysis.sha256,
         text: analysis.text.as_ref(),
     };
-    if lifecycle::complete(&state.db, task_id, state.clock.now(), &done).await? {
+    // Under the task's row lock: a purge waits for this commit, then deletes the result with
+    // everything else; a purge that came first left no row, and nothing is written.
+    let mut tx = state.db.begin().await?;
+    if tasks::db::lock(&mut tx, task_id).await?.is_none() {
+        return Ok(Outcome::Skipped(
+            "the task was purged while its draft was processed".to_owned(),
+        ));
+    }
+    state
+        .storage
+        .put(&result_key, result, "application/json")
+        .await?;
+    if lifecycle::complete(&mut tx, task_id, draft, state.clock.now(), &done).await? {
+        tasks::db::show_latest_draft(&mut *tx, task_id).await?;
+        tx.commit().await?;
         return Ok(Outcome::Completed);
     }
-    // Finished meanwhile. A twin's result is the same bytes; a cancelled task keeps none.
-    let finished = tasks::db::select_by_id(&state.db, task_id).await?;
-    if finished.is_some_and(|t| t.status == TaskStatus::Cancelled) {
+    tx.commit().await?;
+    // Finished meanwhile. A twin's result is the same bytes; a failed draft keeps none.
+    let finished = tasks::db::select_draft(&state.db, task_id, draft).await?;
+    if finished.is_some_and(|d| d.state == DraftState::Failed) {
         state.storage.delete(&result_key).await?;
     }
     Ok(Outcome::AlreadyFinished)
@@ -385,6 +404,10 @@ async fn analyse(state: &AppState, key: &str, declared: Option<u64>) -> Result<A
 }
 
 /// The body text of a `.docx`, or `None` for a zip that is not a Word document.
+///
+/// Read by ranges: the archive's end, its central directory, then the styles part (whose names
+/// say which paragraph styles are headings) and the body, each from its local header, inflated
+/// chunk by chunk.
 async fn docx_text(
     state: &AppState,
     key: &str,
@@ -400,34 +423,46 @@ async fn docx_text(
     let listing = storage
         .read_range(key, directory.offset, directory.size, etag)
         .await?;
-    let Some(entry) = docx::find_body(&listing, directory)? else {
+    let parts = docx::find_parts(&listing, directory)?;
+    let Some(body_entry) = parts.body else {
         return Ok(None);
     };
-    if entry.local_header_offset + docx::LOCAL_HEADER_BYTES > size {
-        return Err(Rejected("the document body lies outside the file".to_owned()).into());
-    }
-    let header = storage
-        .read_range(
-            key,
-            entry.local_header_offset,
-            docx::LOCAL_HEADER_BYTES,
-            etag,
-        )
-        .await?;
-    let start = docx::data_start(&header, &entry)?;
-    if start + entry.compressed_size > size {
-        return Err(Rejected("the document body lies outside the file".to_owned()).into());
-    }
-    let mut body = BodyText::new(entry)?;
-    if entry.compressed_size > 0 {
-        let mut stream = storage
-            .open_range(key, start, entry.compressed_size, etag)
-            .await?;
+    let styles = match parts.styles {
+        None => docx::Styles::default(),
+        Some(entry) => {
+            let mut styles = docx::StylesText::new(entry)?;
+            stream_part(state, key, size, etag, &entry, |chunk| styles.update(chunk)).await?;
+            styles.finish()?
+        }
+    };
+    let mut body = BodyText::new(body_entry, &styles)?;
+    stream_part(state, key, size, etag, &body_entry, |chunk| {
+        body.update(chunk)
+    })
+    .await?;
+    Ok(Some(body.finish()?))
+}
+
+/// Streams one part's compressed bytes from the archive into `feed`, chunk by chunk.
+async fn stream_part(
+    state: &AppState,
+    key: &str,
+    size: u64,
+    etag: Option<&str>,
+    entry: &docx::Entry,
+    mut feed: impl FnMut(&[u8]) -> Result<(), Rejected>,
+) -> Result<(), Problem> {
+    let storage = &state.storage;
+    let (at, len) = entry.header_range(size)?;
+    let header = storage.read_range(key, at, len, etag).await?;
+    let (start, len) = entry.data_range(&header, size)?;
+    if len > 0 {
+        let mut stream = storage.open_range(key, start, len, etag).await?;
         while let Some(chunk) = stream.next().await {
-            body.update(&chunk.map_err(Error::storage)?)?;
+            feed(&chunk.map_err(Error::storage)?)?;
         }
     }
-    Ok(Some(body.finish()?))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The sweeper: scheduled housekeeping that keeps anything from waiting forever.
 //!
-//! Each run delivers the outbox jobs the create handler could not send, cancels the tasks whose
+//! Each run delivers the outbox jobs the create handler could not send, fails the drafts whose
 //! job has dead-lettered or was tried as often as the queue allows (never one whose job is still
-//! waiting its turn), settles direct uploads whose URL expired (processed if the object is there,
-//! cancelled if not), deletes objects under `incoming/` that belong to no task and objects whose
-//! create request died before its commit, and purges what no rule reads any more: expired
-//! sessions and delivered outbox jobs. Every duty runs whether or not another failed.
+//! waiting its turn; a task whose status follows that draft is cancelled), settles direct uploads
+//! whose URL expired (processed if the object is there, failed if not), deletes objects under
+//! `incoming/` that belong to no draft and objects whose create request died before its commit,
+//! purges the trash older than `TRASH_RETENTION_DAYS`, sweeps the deletion outbox, and purges
+//! what no rule reads any more: expired sessions and delivered outbox jobs. Every duty runs
+//! whether or not another failed.
 
 use std::time::Duration;
 
@@ -21,7 +23,7 @@ use crate::{
         storage::StoredObject,
     },
     processor::FUNCTION_TIMEOUT,
-    tasks::{self, lifecycle, objects, outbox},
+    tasks::{self, deletions, edit, lifecycle, objects, outbox},
     users,
 };
 
@@ -60,12 +62,21 @@ pub const RETENTION: TimeDelta = TimeDelta::days(1);
 pub struct SweepReport {
     pub jobs_delivered: usize,
     pub dead_letters_read: usize,
+    /// Drafts given up on (dead-lettered, tried too often, never uploaded); a task whose status
+    /// follows such a draft is cancelled with it. The `TasksCancelled` metric.
     pub tasks_cancelled: usize,
     /// Expired direct uploads whose object was there after all, queued for processing.
     pub late_uploads_queued: usize,
     pub orphans_deleted: usize,
     /// Objects put by a create request that died before its task was committed.
     pub unfinished_uploads_deleted: usize,
+    /// Tasks purged from the trash.
+    pub trash_purged: usize,
+    /// Objects of purged tasks and deleted drafts deleted from S3.
+    pub objects_deleted: usize,
+    /// Prefixes still waiting in the deletion outbox after this run (each waits for its second
+    /// sweep one visibility timeout after its first).
+    pub pending_deletions: i64,
     pub sessions_purged: u64,
     pub outbox_jobs_purged: u64,
     /// Outbox jobs still unsent after this run, and the age of the oldest in seconds (0 if none):
@@ -182,6 +193,23 @@ pub async fn run_reporting(state: &AppState) -> (SweepReport, Result<(), Error>)
             .await
             .map(|n| report.unfinished_uploads_deleted = n),
     );
+    let trash_before = state.clock.now()
+        - TimeDelta::from_std(state.config.trash_retention).unwrap_or(TimeDelta::MAX);
+    note(
+        "purge old trash",
+        edit::purge_trashed_before(state, trash_before, BATCH)
+            .await
+            .map(|(purged, deleted)| {
+                report.trash_purged = purged;
+                report.objects_deleted += deleted;
+            }),
+    );
+    note(
+        "delete objects of purged tasks and deleted drafts",
+        deletions::sweep_due(state, BATCH)
+            .await
+            .map(|n| report.objects_deleted += n),
+    );
     let old = state.clock.now() - RETENTION;
     note(
         "purge expired sessions",
@@ -196,6 +224,12 @@ pub async fn run_reporting(state: &AppState) -> (SweepReport, Result<(), Error>)
             .map(|n| report.outbox_jobs_purged = n),
     );
     note(
+        "measure the deletion outbox",
+        deletions::pending(&state.db)
+            .await
+            .map(|n| report.pending_deletions = n),
+    );
+    note(
         "measure the outbox",
         outbox::unsent(&state.db).await.map(|(unsent, oldest)| {
             report.unsent_jobs = unsent;
@@ -208,6 +242,8 @@ pub async fn run_reporting(state: &AppState) -> (SweepReport, Result<(), Error>)
         || report.late_uploads_queued > 0
         || report.orphans_deleted > 0
         || report.unfinished_uploads_deleted > 0
+        || report.trash_purged > 0
+        || report.objects_deleted > 0
     {
         tracing::info!(?report, "sweep done");
     }
@@ -223,19 +259,19 @@ pub async fn run_reporting(state: &AppState) -> (SweepReport, Result<(), Error>)
     (report, Err(error.into()))
 }
 
-/// Cancels the tasks whose job the processor received as often as the queue allows, the last
+/// Fails the drafts whose job the processor received as often as the queue allows, the last
 /// time long enough ago that it is over (see [`give_up_after_last_attempt`]).
 async fn cancel_exhausted(state: &AppState) -> Result<usize, Error> {
     let last_before = state.clock.now() - give_up_after_last_attempt(&state.config);
-    let exhausted = lifecycle::cancel_exhausted(
+    let exhausted = lifecycle::fail_exhausted(
         &state.db,
         state.config.job_max_receives,
         last_before,
         FAILED_REPEATEDLY,
     )
     .await?;
-    for task_id in &exhausted {
-        tracing::warn!(%task_id, "task cancelled: every delivery its job was allowed has failed");
+    for (task_id, draft) in &exhausted {
+        tracing::warn!(%task_id, draft, "draft failed: every delivery its job was allowed has failed");
     }
     Ok(exhausted.len())
 }
@@ -250,18 +286,18 @@ async fn settle_expired_uploads(state: &AppState) -> Result<(usize, usize), Erro
     )
     .await?;
     let (mut queued, mut cancelled) = (0, 0);
-    for (task_id, file_path) in expired {
+    for (task_id, draft, file_path) in expired {
         let Some(object) = StoredObject::parse(&file_path) else {
             continue;
         };
         if state.storage.exists(&object.key).await? {
-            let job = serde_json::to_string(&FileJob::new(task_id, &object))
+            let job = serde_json::to_string(&FileJob::new(task_id, draft, &object))
                 .map_err(anyhow::Error::from)?;
             state.jobs.send(&job).await?;
-            tracing::warn!(%task_id, "direct upload arrived without a notification; queued");
+            tracing::warn!(%task_id, draft, "direct upload arrived without a notification; queued");
             queued += 1;
-        } else if lifecycle::cancel(&state.db, task_id, UPLOAD_NOT_RECEIVED).await? {
-            tracing::info!(%task_id, "task cancelled: its upload never arrived");
+        } else if lifecycle::fail(&state.db, task_id, draft, UPLOAD_NOT_RECEIVED).await? {
+            tracing::info!(%task_id, draft, "draft failed: its upload never arrived");
             cancelled += 1;
         }
     }
@@ -273,9 +309,9 @@ pub fn upload_grace(config: &Config) -> TimeDelta {
     TimeDelta::from_std(config.upload_grace).unwrap_or(TimeDelta::MAX)
 }
 
-/// Deletes objects under `incoming/` older than `UPLOAD_GRACE_SECS` that are no task's file, at
+/// Deletes objects under `incoming/` older than `UPLOAD_GRACE_SECS` that are no draft's file, at
 /// most [`UPLOADS_PER_RUN`]. Every page of the listing is read until that many are found, so any
-/// number of completed uploads (objects a task owns) cannot hide an orphan behind them.
+/// number of completed uploads (objects a draft owns) cannot hide an orphan behind them.
 async fn delete_orphans(state: &AppState) -> Result<usize, Error> {
     let root = state.storage.root();
     let before = std::time::SystemTime::from(state.clock.now() - upload_grace(&state.config));
@@ -361,9 +397,10 @@ async fn cancel_dead_lettered(
         }
         read += messages.len();
         for message in messages {
-            for task_id in tasks_named(state, message.body.as_deref().unwrap_or_default()) {
-                if lifecycle::cancel(&state.db, task_id, FAILED_REPEATEDLY).await? {
-                    tracing::warn!(%task_id, "task cancelled: its job is in the dead-letter queue");
+            for (task_id, draft) in drafts_named(state, message.body.as_deref().unwrap_or_default())
+            {
+                if lifecycle::fail(&state.db, task_id, draft, FAILED_REPEATEDLY).await? {
+                    tracing::warn!(%task_id, draft, "draft failed: its job is in the dead-letter queue");
                     cancelled += 1;
                 }
             }
@@ -372,13 +409,14 @@ async fn cancel_dead_lettered(
     Ok((read, cancelled))
 }
 
-/// The tasks a job message is about.
-fn tasks_named(state: &AppState, body: &str) -> Vec<Uuid> {
+/// The drafts a job message is about: a dead letter read again (it stays 14 days) names its
+/// draft, which has failed already, so it moves nothing, however its task has moved since.
+fn drafts_named(state: &AppState, body: &str) -> Vec<(Uuid, i32)> {
     match JobMessage::parse(body) {
-        JobMessage::Job(job) => vec![job.task_id],
+        JobMessage::Job(job) => vec![(job.task_id, job.draft)],
         JobMessage::Created(created) => created
             .iter()
-            .filter_map(|o| objects::task_of_upload(state.storage.root(), &o.key))
+            .filter_map(|o| objects::draft_of_upload(state.storage.root(), &o.key))
             .collect(),
         JobMessage::TestEvent | JobMessage::Malformed(_) => Vec::new(),
     }

@@ -1,18 +1,26 @@
-//! Tasks: create (with an upload to S3 and a job through the outbox), list and get.
+//! Tasks: create (with an upload to S3 and a job through the outbox), list, get, edit, trash,
+//! restore and purge; and their drafts.
 //!
-//! Operations order the work and own the rules. Beside them: `model` (the record, its status,
-//! validated input), `paging` (list parameters and the cursor), `objects` (a task's file and its S3
-//! keys), `wire` (request and response shapes), `lifecycle` (every status change), `outbox` (jobs
-//! written with their task, then sent), `db` (the other SQL) and `http` (the handlers).
+//! Operations order the work and own the rules. Beside them: `model` (the records, their states,
+//! validated input), `patch` (an owner's edit), `paging` (list parameters and the cursor),
+//! `objects` (a draft's file and its S3 keys), `wire` (request and response shapes), `lifecycle`
+//! (every status and draft state change), `progress` (toward the word target), `outbox` (jobs
+//! written with their draft, then sent), `deletions` (objects deleted after their owner),
+//! `allowance` (quota and creation rate), `db` (the other SQL) and `http` (the handlers).
 
 pub mod allowance;
 pub mod db;
+pub mod deletions;
+pub mod drafts;
+pub mod edit;
 pub mod http;
 pub mod lifecycle;
 pub mod model;
 pub mod objects;
 pub mod outbox;
 pub mod paging;
+pub mod patch;
+pub mod progress;
 pub mod wire;
 
 use chrono::TimeDelta;
@@ -25,19 +33,19 @@ use crate::{
         storage::{PresignedRequest, StoredObject},
     },
 };
-use model::{NewTask, Task, TaskStatus};
+use model::{NewTask, Task};
 use objects::{DeclaredFile, NewFile, Upload, incoming_key, upload_key};
 use paging::{Cursor, ListQuery};
 use wire::ResultDocument;
 
-/// Creates a task; with a file, stores it and queues its processing job.
+/// Creates a task; with a file, stores it as draft 1 and queues its processing job.
 ///
-/// The seed's order holds: store the file, create the task `pending` (with its outbox job, in
-/// one transaction), queue the job, mark the task `in_progress`. Nothing is lost or left behind
-/// on a failure: the object's key is recorded before its PUT and the record is removed in the
-/// task's transaction, so an object whose task was never committed (the database down after the
-/// PUT, the function killed) is removed now or by the sweeper; SQS down after the commit → the
-/// job stays in the outbox and the sweeper delivers it.
+/// The seed's order holds: store the file, create the task `pending` (with its draft and outbox
+/// job, in one transaction), queue the job, mark the task `in_progress`. Nothing is lost or left
+/// behind on a failure: the object's key is recorded before its PUT and the record is removed in
+/// the task's transaction, so an object whose task was never committed (the database down after
+/// the PUT, the function killed) is removed now or by the sweeper; SQS down after the commit →
+/// the job stays in the outbox and the sweeper delivers it.
 ///
 /// # Errors
 /// [`Error::OverQuota`] or [`Error::TooManyTasks`] past the user's allowance; [`Error::Storage`]
@@ -52,8 +60,7 @@ pub async fn create(
     let task_id = Uuid::new_v4();
     tracing::Span::current().record("task_id", tracing::field::display(task_id));
     let size = upload.as_ref().map_or(0, |u| u.bytes.len() as u64);
-
-    let stored = match &upload {
+    let file = match &upload {
         Some(upload) => {
             // Refused before the PUT when it is already clear; `claim` below decides for sure.
             allowance::check(
@@ -68,62 +75,39 @@ pub async fn create(
                 state.storage.root(),
                 owner,
                 task_id,
+                1,
                 upload.file_name.as_deref(),
             );
-            db::insert_pending_upload(&state.db, &key, state.clock.now()).await?;
-            state
-                .storage
-                .put(&key, upload.bytes.clone(), &upload.content_type)
-                .await?; // Bytes: no copy
-            tracing::info!(bytes = upload.bytes.len(), %key, "upload stored");
-            Some(StoredObject {
-                bucket: state.storage.root().bucket.clone(),
-                key,
-            })
+            Some(store_upload(state, key, upload).await?)
         }
         None => None,
     };
-    let file = stored
-        .as_ref()
-        .zip(upload.as_ref())
-        .map(|(object, upload)| NewFile {
-            object: object.clone(),
-            name: upload.file_name.clone(),
-            content_type: upload.content_type.clone(),
-            size,
-            upload_expires_at: None,
-        });
     let saved = async {
         let mut tx = state.db.begin().await?;
         allowance::claim(&mut tx, &state.config, owner, size, state.clock.now()).await?;
-        db::insert(&mut *tx, task_id, owner, &new, file.as_ref()).await?;
-        if let Some(object) = &stored {
-            outbox::insert(&mut *tx, &FileJob::new(task_id, object), state.clock.now()).await?;
-            db::delete_pending_upload(&mut *tx, &object.key).await?;
+        db::insert(&mut tx, task_id, owner, &new, file.as_ref()).await?;
+        if let Some(file) = &file {
+            outbox::insert(
+                &mut *tx,
+                &FileJob::new(task_id, 1, &file.object),
+                state.clock.now(),
+            )
+            .await?;
+            db::delete_pending_upload(&mut *tx, &file.object.key).await?;
         }
         tx.commit().await?;
         Ok::<_, Error>(())
     }
     .await;
     if let Err(e) = saved {
-        // No task owns the object: remove it now; if that fails too, the sweeper will.
-        if let Some(object) = &stored {
-            match state.storage.delete(&object.key).await {
-                Ok(()) => {
-                    if let Err(e) = db::delete_pending_upload(&state.db, &object.key).await {
-                        tracing::warn!(error.cause_chain = ?e, "upload removed; its record is left for the sweeper");
-                    }
-                }
-                Err(cleanup) => {
-                    tracing::warn!(key = %object.key, error.cause_chain = ?cleanup, "upload of an uncreated task left for the sweeper");
-                }
-            }
+        if let Some(file) = &file {
+            discard_upload(state, &file.object.key).await;
         }
         return Err(e);
     }
-    if stored.is_some() {
+    if file.is_some() {
         // Best effort now; whatever this cannot send, the sweeper delivers later.
-        if let Err(e) = outbox::deliver(state, task_id).await {
+        if let Err(e) = outbox::deliver(state, task_id, 1).await {
             tracing::warn!(error.cause_chain = ?e, "job left in the outbox for the sweeper");
         }
     }
@@ -132,24 +116,52 @@ pub async fn create(
         .ok_or(Error::NotFound("task"))
 }
 
-/// Creates a `pending` task whose file the client uploads straight to S3, and signs that upload.
-///
-/// Nothing is queued: S3's notification for `incoming/` starts the processing when the object
-/// arrives, and the sweeper cancels the task if it never does.
-///
-/// # Errors
-/// [`Error::Storage`] when the URL cannot be signed, [`Error::Database`] when the task cannot be
-/// stored (nothing is left behind either way: the URL is signed before the row is written).
-#[tracing::instrument(skip_all, fields(user_id = %owner, task_id = tracing::field::Empty))]
-pub async fn create_direct(
+/// Puts a received file at `key`, recorded first in `pending_uploads` so that the sweeper removes
+/// it if no transaction ever claims it.
+pub(crate) async fn store_upload(
     state: &AppState,
-    owner: Uuid,
-    new: NewTask,
+    key: String,
+    upload: &Upload,
+) -> Result<NewFile, Error> {
+    db::insert_pending_upload(&state.db, &key, state.clock.now()).await?;
+    state
+        .storage
+        .put(&key, upload.bytes.clone(), &upload.content_type)
+        .await?; // Bytes: no copy
+    tracing::info!(bytes = upload.bytes.len(), %key, "upload stored");
+    Ok(NewFile {
+        object: StoredObject {
+            bucket: state.storage.root().bucket.clone(),
+            key,
+        },
+        name: upload.file_name.clone(),
+        content_type: upload.content_type.clone(),
+        size: upload.bytes.len() as u64,
+        upload_expires_at: None,
+    })
+}
+
+/// Removes an upload whose transaction failed: no task or draft owns it. If that fails too, the
+/// sweeper removes it by its `pending_uploads` record.
+pub(crate) async fn discard_upload(state: &AppState, key: &str) {
+    match state.storage.delete(key).await {
+        Ok(()) => {
+            if let Err(e) = db::delete_pending_upload(&state.db, key).await {
+                tracing::warn!(error.cause_chain = ?e, "upload removed; its record is left for the sweeper");
+            }
+        }
+        Err(cleanup) => {
+            tracing::warn!(%key, error.cause_chain = ?cleanup, "upload nobody owns left for the sweeper");
+        }
+    }
+}
+
+/// A file to upload straight to S3, as signed: the draft's row, the request, and its expiry.
+pub(crate) async fn sign_direct_upload(
+    state: &AppState,
+    key: String,
     declared: DeclaredFile,
-) -> Result<(Task, PresignedRequest, chrono::DateTime<chrono::Utc>), Error> {
-    let task_id = Uuid::new_v4();
-    tracing::Span::current().record("task_id", tracing::field::display(task_id));
-    let key = incoming_key(state.storage.root(), owner, task_id, &declared.name);
+) -> Result<(NewFile, PresignedRequest), Error> {
     let ttl = state.config.upload_url_ttl;
     let presigned = state
         .storage
@@ -166,22 +178,46 @@ pub async fn create_direct(
         size: declared.size,
         upload_expires_at: Some(expires_at),
     };
+    Ok((file, presigned))
+}
+
+/// Creates a `pending` task whose file (draft 1) the client uploads straight to S3, and signs
+/// that upload.
+///
+/// Nothing is queued: S3's notification for `incoming/` starts the processing when the object
+/// arrives, and the sweeper cancels the task if it never does.
+///
+/// # Errors
+/// [`Error::Storage`] when the URL cannot be signed, [`Error::Database`] when the task cannot be
+/// stored (nothing is left behind either way: the URL is signed before the row is written).
+#[tracing::instrument(skip_all, fields(user_id = %owner, task_id = tracing::field::Empty))]
+pub async fn create_direct(
+    state: &AppState,
+    owner: Uuid,
+    new: NewTask,
+    declared: DeclaredFile,
+) -> Result<(Task, PresignedRequest, chrono::DateTime<chrono::Utc>), Error> {
+    let task_id = Uuid::new_v4();
+    tracing::Span::current().record("task_id", tracing::field::display(task_id));
+    let key = incoming_key(state.storage.root(), owner, task_id, 1, &declared.name);
+    let (file, presigned) = sign_direct_upload(state, key, declared).await?;
     let mut tx = state.db.begin().await?;
     allowance::claim(&mut tx, &state.config, owner, file.size, state.clock.now()).await?;
-    db::insert(&mut *tx, task_id, owner, &new, Some(&file)).await?;
+    db::insert(&mut tx, task_id, owner, &new, Some(&file)).await?;
     tx.commit().await?;
-    tracing::info!(bytes = declared.size, key = %file.object.key, "direct upload signed");
+    tracing::info!(bytes = file.size, key = %file.object.key, "direct upload signed");
     let task = db::select_by_id(&state.db, task_id)
         .await?
         .ok_or(Error::NotFound("task"))?;
-    Ok((task, presigned, expires_at))
+    Ok((task, presigned, file.upload_expires_at.unwrap_or_default()))
 }
 
 /// How long a download URL stays valid: long enough to start the download, short enough that a
 /// leaked link soon stops working.
 pub const DOWNLOAD_URL_TTL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
-/// A presigned URL that downloads the task's original file as an attachment.
+/// A presigned URL that downloads the file of the task's latest processed draft (else its first)
+/// as an attachment.
 ///
 /// # Errors
 /// [`Error::NotFound`] for an unknown task or one without a file, [`Error::Forbidden`] for
@@ -192,46 +228,23 @@ pub async fn download(
     id: Uuid,
 ) -> Result<(PresignedRequest, chrono::DateTime<chrono::Utc>), Error> {
     let task = get(state, owner, id).await?;
-    let object = task
-        .file_path
-        .as_deref()
-        .and_then(StoredObject::parse)
-        .ok_or(Error::NotFound("file"))?;
-    if !state.storage.exists(&object.key).await? {
-        return Err(if task.status == TaskStatus::Pending {
-            Error::Conflict("the file has not been uploaded yet")
-        } else {
-            Error::NotFound("file")
-        });
-    }
-    let name = task.file_name.as_deref().unwrap_or("upload");
-    let presigned = state
-        .storage
-        .presign_download(&object.key, name, DOWNLOAD_URL_TTL)
-        .await?;
-    let expires_at =
-        state.clock.now() + TimeDelta::from_std(DOWNLOAD_URL_TTL).unwrap_or(TimeDelta::MAX);
-    Ok((presigned, expires_at))
+    let number = task.shown_draft.ok_or(Error::NotFound("file"))?;
+    drafts::download(state, owner, id, number).await
 }
 
-/// The processing result of a completed task.
+/// The processing result of the task's latest processed draft.
 ///
 /// # Errors
-/// [`Error::NotFound`]/[`Error::Forbidden`] as for the task, [`Error::Conflict`] when it is not
-/// completed.
+/// [`Error::NotFound`]/[`Error::Forbidden`] as for the task, [`Error::Conflict`] when no draft
+/// has been processed.
 pub async fn result(state: &AppState, owner: Uuid, id: Uuid) -> Result<ResultDocument, Error> {
     let task = get(state, owner, id).await?;
-    let object = match (task.status, task.result_path.as_deref()) {
-        (TaskStatus::Completed, Some(path)) => StoredObject::parse(path),
-        _ => None,
+    match (task.shown_draft, task.result_path) {
+        (Some(number), Some(_)) => drafts::result(state, owner, id, number).await,
+        _ => Err(Error::Conflict(
+            "the task has no result: no draft of it has been processed",
+        )),
     }
-    .ok_or(Error::Conflict(
-        "the task has no result: it is not completed",
-    ))?;
-    let bytes = state.storage.get(&object.key).await?;
-    let document = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::Error::new(e).context(format!("reading {}", object.url())))?;
-    Ok(document)
 }
 
 /// One page of the owner's tasks and how many match in all.
@@ -243,30 +256,49 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
-/// One page of the owner's tasks, newest first, and how many match in all.
+/// One page of the owner's tasks (or of their trash), in the query's order, and how many match
+/// in all.
 ///
 /// # Errors
 /// [`Error::Database`] when the database is down.
 pub async fn list(state: &AppState, owner: Uuid, query: &ListQuery) -> Result<Page, Error> {
     let (tasks, total) = tokio::try_join!(
         db::list(&state.db, owner, query),
-        db::count(&state.db, owner, query.status),
+        db::count(&state.db, owner, query),
     )?;
     let full = i64::try_from(tasks.len()).is_ok_and(|n| n == query.limit);
     let next = tasks.last().filter(|_| full).map(Cursor::after);
     Ok(Page { tasks, total, next })
 }
 
-/// One task, if it belongs to `owner`.
+/// One task, if it belongs to `owner` and is not in the trash.
 ///
 /// # Errors
-/// [`Error::NotFound`] for an unknown id, [`Error::Forbidden`] for another user's task.
+/// [`Error::NotFound`] for an unknown or trashed task, [`Error::Forbidden`] for another user's.
 pub async fn get(state: &AppState, owner: Uuid, id: Uuid) -> Result<Task, Error> {
-    let task = db::select_by_id(&state.db, id)
-        .await?
-        .ok_or(Error::NotFound("task"))?;
+    owned(
+        db::select_by_id(&state.db, id).await?,
+        owner,
+        Trash::Excluded,
+    )
+}
+
+/// Whether a task in the trash counts as there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trash {
+    Excluded,
+    Included,
+}
+
+/// `task`, if it exists and belongs to `owner` (and, unless `trash` includes it, is not in the
+/// trash).
+pub(crate) fn owned(task: Option<Task>, owner: Uuid, trash: Trash) -> Result<Task, Error> {
+    let task = task.ok_or(Error::NotFound("task"))?;
     if task.user_id != owner {
         return Err(Error::Forbidden("this task belongs to another user"));
+    }
+    if trash == Trash::Excluded && task.trashed_at.is_some() {
+        return Err(Error::NotFound("task"));
     }
     Ok(task)
 }

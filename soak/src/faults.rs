@@ -527,7 +527,8 @@ async fn die_after_writing(
                     .await;
                 continue;
             };
-            let key = stack.key(&format!("results/{task}.json"));
+            // Draft 1's result key (soak tasks have one draft): `tasks::objects::result_key`.
+            let key = stack.key(&format!("results/{task}/1.json"));
             let source_key = file_path
                 .strip_prefix(&format!("s3://{}/", stack.bucket))
                 .unwrap_or(&file_path)

@@ -283,6 +283,18 @@ impl Persona {
     pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
         self.request(Method::POST, path).json(body).send().await
     }
+
+    /// `PATCH` with a JSON merge patch.
+    pub async fn patch(&self, path: &str, body: &Value) -> TestResponse {
+        self.request(Method::PATCH, path)
+            .body("application/merge-patch+json", body.to_string())
+            .send()
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.request(Method::DELETE, path).send().await
+    }
 }
 
 #[derive(Debug)]

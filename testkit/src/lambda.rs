@@ -8,11 +8,12 @@ use tokio::process::Child;
 use crate::runtime_api::RuntimeApi;
 
 /// Every function binary the workspace builds.
-pub const BINARIES: [&str; 8] = [
+pub const BINARIES: [&str; 9] = [
     "auth",
     "tasks-create",
     "tasks-list",
     "tasks-get",
+    "tasks-update",
     "api-docs",
     "file-processor",
     "sweeper",

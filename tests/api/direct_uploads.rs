@@ -116,7 +116,7 @@ async fn a_large_file_put_to_its_url_is_processed_through_the_s3_notification(po
     assert_eq!(
         created["file_path"],
         format!(
-            "s3://{}/{}/incoming/{}/{id}/Long_Novel.txt",
+            "s3://{}/{}/incoming/{}/{id}/1/Long_Novel.txt",
             root.bucket, root.prefix, ada.id
         )
     );

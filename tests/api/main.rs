@@ -20,4 +20,5 @@ mod sweeper;
 mod tasks_create;
 mod tasks_get;
 mod tasks_list;
+mod tasks_manage;
 mod template;

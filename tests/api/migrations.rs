@@ -142,6 +142,7 @@ async fn status_lists_every_migration_with_its_state(pool: PgPool) {
             (6, "direct uploads", false),
             (7, "role statement timeout", false),
             (8, "attempts pending uploads leases", false),
+            (9, "drafts trash versions", false),
         ]
     );
 }

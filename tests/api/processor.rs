@@ -64,7 +64,7 @@ fn figures(task: &Value) -> [&Value; 4] {
 
 fn result_key(app: &TestApp, task: &Value) -> String {
     format!(
-        "{}/results/{}.json",
+        "{}/results/{}/1.json",
         app.state.storage.root().prefix,
         task["id"].as_str().expect("an id")
     )
@@ -100,7 +100,11 @@ async fn a_text_file_is_counted_and_its_full_result_stored_in_s3(pool: PgPool) {
     assert_eq!(result["sha256"], task["sha256"]);
     assert_eq!(
         result["text"],
-        json!({"lines": 5, "words": 28, "characters": 165, "reading_minutes": 0.1, "valid_utf8": true})
+        json!({
+            "lines": 5, "words": 28, "characters": 165, "reading_minutes": 0.1, "valid_utf8": true,
+            "paragraphs": 2, "sentences": 2, "average_sentence_words": 14.0,
+            "chapters": [{"title": null, "words": 28, "reading_minutes": 0.1}],
+        })
     );
     assert_eq!(
         format!(
@@ -118,9 +122,14 @@ async fn a_markdown_file_counts_characters_not_bytes(pool: PgPool) {
     let ada = app.signed_up_user().await;
     let task = processed(&app, &ada, "notes.md", &fixture("notes.md")).await;
     assert_eq!(task["status"], "completed");
+    // Words as a reader counts them: the `#`, the list's `-` and `✍` are none (README.md).
     assert_eq!(
         figures(&task),
-        [&json!(4), &json!(12), &json!(64), &json!(0.1)]
+        [&json!(4), &json!(8), &json!(64), &json!(0.0)]
+    );
+    assert_eq!(
+        task["chapters"],
+        json!([{"title": "Chapter Two", "words": 8, "reading_minutes": 0.0}])
     );
     assert_eq!(task["file_size"], 67);
     assert_eq!(task["detected_content_type"], "text/plain");
@@ -135,7 +144,7 @@ async fn a_docx_manuscript_is_counted_from_its_body_text(pool: PgPool) {
     assert_eq!(task["status"], "completed", "{task}");
     assert_eq!(
         figures(&task),
-        [&json!(6), &json!(25), &json!(123), &json!(0.1)]
+        [&json!(6), &json!(24), &json!(123), &json!(0.1)]
     );
     assert_eq!(
         task["detected_content_type"],
@@ -247,8 +256,8 @@ async fn two_workers_racing_on_one_task_produce_one_result(pool: PgPool) {
     );
 
     let (one, two) = tokio::join!(
-        processor::process(&app.state, id, bucket, key),
-        processor::process(&app.state, id, bucket, key),
+        processor::process(&app.state, id, 1, bucket, key),
+        processor::process(&app.state, id, 1, bucket, key),
     );
     let mut outcomes = [one.expect("processed"), two.expect("processed")];
     outcomes.sort_by_key(|o| o != &Outcome::Completed);

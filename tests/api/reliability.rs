@@ -126,7 +126,7 @@ async fn delivering_a_job_holds_no_lock_while_sqs_answers(pool: PgPool) {
     hung.clock.advance(TimeDelta::minutes(1));
 
     let state = hung.state.clone();
-    let delivery = tokio::spawn(async move { outbox::deliver(&state, id).await });
+    let delivery = tokio::spawn(async move { outbox::deliver(&state, id, 1).await });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!delivery.is_finished(), "SQS is still not answering");
     let mut other = pool.begin().await.expect("a connection");
@@ -196,9 +196,11 @@ async fn orphans_behind_many_completed_uploads_are_still_found(pool: PgPool) {
     let mut puts = JoinSet::new();
     for n in 0..105 {
         let task_id = uuid::Uuid::new_v4();
-        let key = objects::incoming_key(&root, ada.id, task_id, &format!("a{n:03}.txt"));
+        let key = objects::incoming_key(&root, ada.id, task_id, 1, &format!("a{n:03}.txt"));
         sqlx::query(
-            "insert into tasks (id, user_id, title, status, file_path, file_size) values ($1, $2, 't', 'PENDING', $3, 5)",
+            "with task as (insert into tasks (id, user_id, title, status, file_path, file_size) \
+                           values ($1, $2, 't', 'PENDING', $3, 5) returning id) \
+             insert into task_drafts (task_id, number, file_path, file_size) select id, 1, $3, 5 from task",
         )
         .bind(task_id)
         .bind(ada.id)

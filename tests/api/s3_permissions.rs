@@ -191,7 +191,36 @@ async fn each_functions_s3_permissions_are_exactly_what_its_code_calls(pool: PgP
     ada.get(&format!("/api/v1/tasks/{direct_id}/file")).await;
     record("GetTaskFunction", calls.take());
 
-    // sweeper: an upload that never came, an orphan, an upload whose task was never committed.
+    // tasks-update: an edit, the trash and back, and two purges (objects under uploads/,
+    // results/ and incoming/).
+    let path = format!("/api/v1/tasks/{id}");
+    ada.patch(&path, &json!({"title": "renamed"})).await;
+    ada.delete(&path).await;
+    ada.request(axum::http::Method::POST, &format!("{path}/restore"))
+        .send()
+        .await;
+    let purged = ada.delete(&format!("{path}?permanent=true")).await;
+    assert_eq!(purged.status.as_u16(), 204, "{}", purged.text());
+    ada.delete(&format!("/api/v1/tasks/{direct_id}?permanent=true"))
+        .await;
+    record("UpdateTaskFunction", calls.take());
+
+    // sweeper: an upload that never came, an orphan, an upload whose task was never committed,
+    // and a processed task purged from the trash.
+    let aged = app.create_with_file(&ada, "aged.txt", b"old words").await;
+    let jobs: Vec<_> = app
+        .drain_jobs()
+        .await
+        .into_iter()
+        .map(|job| message("aged", job.to_string()))
+        .collect();
+    handle_batch(&app.state, batch(jobs), testkit_deadline()).await;
+    ada.delete(&format!(
+        "/api/v1/tasks/{}",
+        aged["id"].as_str().expect("id")
+    ))
+    .await;
+    calls.take(); // tasks-create's, the processor's and tasks-update's, recorded already
     let orphan = format!("{prefix}/incoming/{}/orphan/file.txt", ada.id);
     plain
         .state
@@ -206,8 +235,9 @@ async fn each_functions_s3_permissions_are_exactly_what_its_code_calls(pool: PgP
         .execute(&pool)
         .await
         .expect("a create request that died after its PUT");
-    app.clock.advance(TimeDelta::hours(2));
-    sweeper::run(&app.state).await.expect("a sweep");
+    app.clock.advance(TimeDelta::days(31));
+    let swept = sweeper::run(&app.state).await.expect("a sweep");
+    assert_eq!(swept.trash_purged, 1);
     record("SweeperFunction", calls.take());
 
     app.get("/docs").await;

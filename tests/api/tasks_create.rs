@@ -58,7 +58,7 @@ async fn a_file_is_stored_queued_and_its_task_marked_in_progress(pool: PgPool) {
     assert_eq!(task["file_size"], bytes.len());
 
     let root = app.state.storage.root();
-    let key = format!("{}/uploads/{}/{id}/Chapter_One.txt", root.prefix, ada.id);
+    let key = format!("{}/uploads/{}/{id}/1/Chapter_One.txt", root.prefix, ada.id);
     assert_eq!(task["file_path"], format!("s3://{}/{key}", root.bucket));
     assert_eq!(
         app.state.storage.get(&key).await.expect("the object"),
@@ -69,7 +69,7 @@ async fn a_file_is_stored_queued_and_its_task_marked_in_progress(pool: PgPool) {
     let jobs = app.drain_jobs().await;
     assert_eq!(
         jobs,
-        [json!({"version": 1, "task_id": id, "bucket": root.bucket, "key": key})]
+        [json!({"version": 2, "task_id": id, "draft": 1, "bucket": root.bucket, "key": key})]
     );
     let sent: bool =
         sqlx::query_scalar("select sent_at is not null from outbox_jobs where task_id = $1::uuid")
@@ -292,7 +292,7 @@ async fn hostile_file_names_all_end_up_inside_the_tasks_prefix(pool: PgPool) {
         );
         let task = response.json();
         let prefix = format!(
-            "s3://{}/{}/uploads/{}/{}/",
+            "s3://{}/{}/uploads/{}/{}/1/",
             app.state.storage.root().bucket,
             app.state.storage.root().prefix,
             ada.id,

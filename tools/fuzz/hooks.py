@@ -5,7 +5,9 @@
   operation uses signs in again after a fuzzed logout ends its session (schemathesis.toml).
 - Fuzzed logins never name the shared identity with a wrong password (`spare_the_shared_identity`).
 - A task's file and result are asked for, in half the positive cases, of a task that has them
-  (FUZZ_TASK_ID, made by the harness); see `point_at_a_processed_task`.
+  (FUZZ_TASK_ID, made by the harness); see `point_at_a_processed_task`. The same half of the
+  positive cases that edit, delete, restore or add a draft to a task name a task of the shared
+  identity made for that case (`point_at_a_task_of_ones_own`).
 - Every answer is counted per operation; at exit the counts are written to FUZZ_REPORT, and the
   harness fails the run if any operation never got a 2xx.
 """
@@ -16,6 +18,7 @@ import http.cookies
 import json
 import os
 import re
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -107,8 +110,20 @@ def ensure_negative_multipart_is_invalid(case):
 
 
 PROCESSED_TASK = os.environ.get("FUZZ_TASK_ID")
-WITH_A_FILE_AND_RESULT = {"/api/v1/tasks/{task_id}/file", "/api/v1/tasks/{task_id}/result"}
+SPARE_TASK = os.environ.get("FUZZ_SPARE_TASK_ID")
+WITH_A_FILE_AND_RESULT = {
+    "/api/v1/tasks/{task_id}/file",
+    "/api/v1/tasks/{task_id}/result",
+    "/api/v1/tasks/{task_id}/drafts",
+    "/api/v1/tasks/{task_id}/drafts/{number}/file",
+    "/api/v1/tasks/{task_id}/drafts/{number}/result",
+}
 TURN = collections.Counter()
+
+
+def positive(case) -> bool:
+    mode = getattr(getattr(getattr(case, "meta", None), "generation", None), "mode", None)
+    return str(getattr(mode, "value", mode)).lower() == "positive"
 
 
 def point_at_a_processed_task(case):
@@ -118,12 +133,84 @@ def point_at_a_processed_task(case):
     result until the processor finishes, a few milliseconds later (409). Those answers are judged
     too, in the other half of the cases; this half reaches the 200 the document promises.
     """
-    mode = getattr(getattr(getattr(case, "meta", None), "generation", None), "mode", None)
-    positive = str(getattr(mode, "value", mode)).lower() == "positive"
-    if PROCESSED_TASK and positive and case.operation.path in WITH_A_FILE_AND_RESULT:
+    if PROCESSED_TASK and positive(case) and case.operation.path in WITH_A_FILE_AND_RESULT:
         TURN[case.operation.path] += 1
         if TURN[case.operation.path] % 2 == 0:
             case.path_parameters = {**(case.path_parameters or {}), "task_id": PROCESSED_TASK}
+            if "number" in case.path_parameters:
+                case.path_parameters["number"] = 1
+
+
+SHARED_TOKEN: list[str] = []
+
+
+def shared_token() -> str:
+    """The shared identity's access token, signed in once (Schemathesis holds its own)."""
+    if not SHARED_TOKEN:
+        body = f"username={urllib.parse.quote(SHARED_EMAIL)}&password={urllib.parse.quote(SHARED_PASSWORD)}"
+        request = urllib.request.Request(
+            f"{BASE_URL}/auth/token",
+            data=body.encode(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            SHARED_TOKEN.append(json.load(response)["access_token"])
+    return SHARED_TOKEN[0]
+
+
+def own_task(method: str = "POST", path: str = "/api/v1/tasks", body: dict | None = None) -> dict:
+    """A request as the shared identity; returns its JSON answer (empty for a 204)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{BASE_URL}{path}",
+        data=data,
+        method=method,
+        headers={"authorization": f"Bearer {shared_token()}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else {}
+
+
+# The operations whose positive cases, every other one, name a task made for the case: a
+# generated UUID names no task (404), and one task shared by every case would be trashed, purged
+# or kept busy by a draft that never arrives.
+ON_A_FRESH_TASK = {
+    ("PATCH", "/api/v1/tasks/{task_id}"),
+    ("DELETE", "/api/v1/tasks/{task_id}"),
+    ("POST", "/api/v1/tasks/{task_id}/drafts"),
+    ("POST", "/api/v1/tasks/{task_id}/drafts/uploads"),
+}
+ON_A_TRASHED_TASK = {("POST", "/api/v1/tasks/{task_id}/restore")}
+ON_A_SPARE_DRAFT = {("DELETE", "/api/v1/tasks/{task_id}/drafts/{number}")}
+
+
+def point_at_a_task_of_ones_own(case):
+    """Every other positive case that writes to a task names one of the shared identity's.
+
+    Its `If-Match`, when generated, is dropped: a made-up version is a `412` by design (the tests
+    cover it), not the `2xx` the document promises valid data.
+    """
+    operation = (case.operation.method.upper(), case.operation.path)
+    if not positive(case) or operation not in ON_A_FRESH_TASK | ON_A_TRASHED_TASK | ON_A_SPARE_DRAFT:
+        return
+    TURN[operation] += 1
+    if TURN[operation] % 2:
+        return
+    if operation in ON_A_SPARE_DRAFT:
+        if not SPARE_TASK:
+            return
+        task_id, number = SPARE_TASK, 1
+    else:
+        task_id = own_task(body={"title": "fuzz"})["id"]
+        if operation in ON_A_TRASHED_TASK:
+            own_task("DELETE", f"/api/v1/tasks/{task_id}")
+        number = None
+    case.path_parameters = {**(case.path_parameters or {}), "task_id": task_id}
+    if number is not None:
+        case.path_parameters["number"] = number
+    if case.headers:
+        case.headers = {k: v for k, v in case.headers.items() if k.lower() != "if-match"}
 
 
 SHARED_EMAIL = os.environ.get("FUZZ_EMAIL", "").lower()
@@ -154,6 +241,7 @@ def before_call(ctx, case, kwargs):
     complete_naive_pattern_mutations(case)
     ensure_negative_multipart_is_invalid(case)
     point_at_a_processed_task(case)
+    point_at_a_task_of_ones_own(case)
     # Rotating a refresh token ends its family on reuse: give each refresh a family of its own.
     if case.operation.method.upper() == "POST" and case.operation.path == "/auth/refresh":
         _, refresh = fresh_user()

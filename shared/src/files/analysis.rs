@@ -2,11 +2,14 @@
 //!
 //! No file is ever held whole in memory: size, SHA-256, the content type from the bytes
 //! themselves (magic numbers, never the client's word), and for UTF-8 text the lines, words,
-//! characters and reading time. `files::process` feeds it from S3.
+//! characters and reading time, with the chapters, paragraphs and sentences that
+//! [`manuscript`](crate::files::manuscript) finds. `files::process` feeds it from S3.
 
 use aws_lc_rs::digest::{Context, SHA256};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::files::manuscript::{BlockKind, Lines, Manuscript};
 
 /// Reading speed for the estimate, in words per minute.
 pub const WORDS_PER_MINUTE: f64 = 238.0;
@@ -85,16 +88,49 @@ pub struct Analysis {
     pub text: Option<TextStats>,
 }
 
-/// Counts for UTF-8 text.
+/// Counts for UTF-8 text, and the shape of the manuscript it holds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TextStats {
     pub lines: u64,
+    /// By Unicode word boundaries; each Chinese character and Japanese kana or kanji is one.
     pub words: u64,
     pub characters: u64,
     /// At [`WORDS_PER_MINUTE`], to a tenth of a minute.
     pub reading_minutes: f64,
     /// False when the bytes stopped being UTF-8; the counts then cover the text before that.
     pub valid_utf8: bool,
+    /// Runs of lines between blank lines (a `.docx`: its paragraphs) that hold a word, headings
+    /// apart.
+    #[serde(default)]
+    pub paragraphs: u64,
+    /// Sentences within those paragraphs, by Unicode sentence boundaries, that hold a word.
+    #[serde(default)]
+    pub sentences: u64,
+    /// Words in paragraphs per sentence, to a tenth; `None` without sentences.
+    #[serde(default)]
+    pub average_sentence_words: Option<f64>,
+    /// In order; their words add up to `words`.
+    #[serde(default)]
+    pub chapters: Vec<Chapter>,
+}
+
+/// A chapter: from one heading (Markdown `#` or `##`, "Chapter One", Word's Title, Heading 1 or
+/// Heading 2) to the next.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Chapter {
+    /// The heading's text; `None` for the text before the first heading.
+    pub title: Option<String>,
+    /// Including the heading's own words.
+    pub words: u64,
+    /// At [`WORDS_PER_MINUTE`], to a tenth of a minute.
+    pub reading_minutes: f64,
+}
+
+/// Minutes to read `words` at [`WORDS_PER_MINUTE`], to a tenth.
+pub fn reading_minutes(words: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // word counts stay far below 2^52
+    let minutes = words as f64 / WORDS_PER_MINUTE;
+    (minutes * 10.0).round() / 10.0
 }
 
 /// Streaming UTF-8 text statistics. A character split across two chunks is carried over.
@@ -104,17 +140,53 @@ pub struct TextCounter {
     invalid: bool,
     characters: u64,
     newlines: u64,
-    words: u64,
-    in_word: bool,
     last: Option<char>,
+    reader: Reader,
+}
+
+/// How the text's structure is found: from its lines, or from paragraphs marked by the caller.
+#[derive(Debug)]
+enum Reader {
+    Lines(Lines),
+    Paragraphs(Manuscript),
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Self::Lines(Lines::default())
+    }
 }
 
 impl TextCounter {
+    /// A counter for text whose paragraphs the caller marks with [`TextCounter::end_paragraph`]
+    /// (a `.docx` body), instead of finding them from blank lines and headings.
+    pub(crate) fn for_paragraphs() -> Self {
+        Self {
+            reader: Reader::Paragraphs(Manuscript::default()),
+            ..Self::default()
+        }
+    }
+
+    /// With smaller line and paragraph caps, for tests that must reach them.
+    #[cfg(test)]
+    fn with_caps(line: usize, block: usize) -> Self {
+        Self {
+            reader: Reader::Lines(Lines::with_caps(line, block)),
+            ..Self::default()
+        }
+    }
+
+    /// Ends the paragraph whose text was fed last, as `kind`; ignored for line-read text.
+    pub(crate) fn end_paragraph(&mut self, kind: BlockKind) {
+        if let Reader::Paragraphs(manuscript) = &mut self.reader {
+            manuscript.end(kind);
+        }
+    }
+
     /// Counts the next chunk of text, in order.
     ///
     /// The chunk is read where it lies: only a character split across two chunks (at most four
-    /// bytes) is joined, and ASCII runs, nearly all of a manuscript, are counted without decoding
-    /// characters.
+    /// bytes) is joined.
     pub fn update(&mut self, mut chunk: &[u8]) {
         if self.invalid {
             return;
@@ -160,51 +232,30 @@ impl TextCounter {
         let Some(last) = text.chars().next_back() else {
             return;
         };
-        if text.is_ascii() {
-            self.count_ascii(text.as_bytes());
-            self.last = Some(last);
-            return;
-        }
-        // Mixed text (curly quotes, dashes, accents): ASCII runs fast, the rest a character at a time.
-        let mut rest = text;
-        while !rest.is_empty() {
-            let ascii = rest
-                .bytes()
-                .position(|b| !b.is_ascii())
-                .unwrap_or(rest.len());
-            self.count_ascii(&rest.as_bytes()[..ascii]);
-            rest = &rest[ascii..];
-            if let Some(c) = rest.chars().next() {
-                self.characters += 1;
-                let is_word = !c.is_whitespace();
-                self.words += u64::from(is_word && !self.in_word);
-                self.in_word = is_word;
-                rest = &rest[c.len_utf8()..];
+        let ascii = text.is_ascii();
+        // Blocks short enough for byte-wide counters, which the compiler turns into vector adds.
+        for block in text.as_bytes().chunks(255) {
+            let (mut characters, mut newlines) = (0_u8, 0_u8);
+            if ascii {
+                for &b in block {
+                    newlines += u8::from(b == b'\n');
+                }
+                characters = u8::try_from(block.len()).unwrap_or(u8::MAX);
+            } else {
+                for &b in block {
+                    // Every byte but a UTF-8 continuation byte (0b10xx_xxxx) starts a character.
+                    characters += u8::from(b.cast_signed() >= -0x40);
+                    newlines += u8::from(b == b'\n');
+                }
             }
+            self.characters += u64::from(characters);
+            self.newlines += u64::from(newlines);
         }
         self.last = Some(last);
-    }
-
-    /// A run of ASCII: a character per byte, and a word wherever a non-space follows a space.
-    fn count_ascii(&mut self, bytes: &[u8]) {
-        self.characters += bytes.len() as u64;
-        let mut space_before = !self.in_word;
-        // Blocks short enough for byte-wide counters, which the compiler turns into vector adds:
-        // this loop runs at several GiB/s, where decoding characters ran at 0.5.
-        for block in bytes.chunks(255) {
-            let (mut newlines, mut starts) = (0_u8, 0_u8);
-            let mut prev = space_before;
-            for &b in block {
-                let space = is_ascii_space(b);
-                newlines += u8::from(b == b'\n');
-                starts += u8::from(prev & !space);
-                prev = space;
-            }
-            self.newlines += u64::from(newlines);
-            self.words += u64::from(starts);
-            space_before = prev;
+        match &mut self.reader {
+            Reader::Lines(lines) => lines.feed(text),
+            Reader::Paragraphs(manuscript) => manuscript.push_text(text),
         }
-        self.in_word = !space_before;
     }
 
     /// The counts for everything fed so far.
@@ -213,22 +264,22 @@ impl TextCounter {
         let valid_utf8 = !self.invalid && self.carry.is_empty();
         // The last line counts even without a final newline.
         let lines = self.newlines + u64::from(self.last.is_some_and(|c| c != '\n'));
-        #[allow(clippy::cast_precision_loss)] // word counts stay far below 2^52
-        let reading_minutes = (self.words as f64 / WORDS_PER_MINUTE * 10.0).round() / 10.0;
+        let shape = match self.reader {
+            Reader::Lines(lines) => lines.finish(),
+            Reader::Paragraphs(manuscript) => manuscript.finish(),
+        };
         TextStats {
             lines,
-            words: self.words,
+            words: shape.words,
             characters: self.characters,
-            reading_minutes,
+            reading_minutes: reading_minutes(shape.words),
             valid_utf8,
+            paragraphs: shape.paragraphs,
+            sentences: shape.sentences,
+            average_sentence_words: shape.average_sentence_words,
+            chapters: shape.chapters,
         }
     }
-}
-
-/// `char::is_whitespace` for an ASCII byte: space, and tab through carriage return (which, unlike
-/// `u8::is_ascii_whitespace`, includes the vertical tab).
-fn is_ascii_space(b: u8) -> bool {
-    (b == b' ') | (b.wrapping_sub(b'\t') < 5)
 }
 
 /// The content type of a file from its first bytes.
@@ -282,6 +333,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::files::manuscript::count_words;
 
     impl TextStats {
         fn of(text: &str) -> Self {
@@ -362,6 +414,190 @@ mod tests {
         assert_eq!(stats.words, 2, "counted up to the first invalid byte");
     }
 
+    /// A fixture's figures, as `tests/fixtures/README.md` counts them by hand.
+    struct Expected {
+        lines: u64,
+        words: u64,
+        characters: u64,
+        paragraphs: u64,
+        sentences: u64,
+        average: Option<f64>,
+        chapters: &'static [(Option<&'static str>, u64)],
+    }
+
+    #[track_caller]
+    fn assert_figures(bytes: &[u8], expected: &Expected) {
+        let stats = analyse(bytes).text.expect("text");
+        assert_eq!(
+            (stats.lines, stats.words, stats.characters),
+            (expected.lines, expected.words, expected.characters)
+        );
+        assert_eq!(
+            (
+                stats.paragraphs,
+                stats.sentences,
+                stats.average_sentence_words
+            ),
+            (expected.paragraphs, expected.sentences, expected.average)
+        );
+        let chapters: Vec<_> = stats
+            .chapters
+            .iter()
+            .map(|c| (c.title.as_deref(), c.words))
+            .collect();
+        assert_eq!(chapters, expected.chapters);
+        assert!((stats.reading_minutes - reading_minutes(expected.words)).abs() < f64::EPSILON);
+        // The same figures however the file is cut.
+        let cuts = (1..bytes.len()).step_by(7).collect();
+        assert_eq!(analyse_in_chunks(bytes, cuts).text, Some(stats));
+    }
+
+    #[test]
+    fn the_english_markdown_fixture_has_its_hand_counted_figures() {
+        assert_figures(
+            include_bytes!("../../../tests/fixtures/novel.md"),
+            &Expected {
+                lines: 21,
+                words: 69,
+                characters: 409,
+                paragraphs: 6,
+                sentences: 11,
+                average: Some(5.2),
+                chapters: &[
+                    (None, 10),
+                    (Some("The Beginning"), 30),
+                    (Some("A Second Chapter"), 23),
+                    (Some("The End Of It"), 6),
+                ],
+            },
+        );
+    }
+
+    #[test]
+    fn the_persian_fixture_keeps_zwnj_words_whole() {
+        assert_figures(
+            include_bytes!("../../../tests/fixtures/persian.md"),
+            &Expected {
+                lines: 9,
+                words: 17,
+                characters: 105,
+                paragraphs: 3,
+                sentences: 5,
+                average: Some(2.6),
+                chapters: &[(Some("فصل اوّل"), 14), (Some("فصل دوم"), 3)],
+            },
+        );
+    }
+
+    #[test]
+    fn the_chinese_fixture_counts_each_character_as_a_word() {
+        assert_figures(
+            include_bytes!("../../../tests/fixtures/chinese.md"),
+            &Expected {
+                lines: 5,
+                words: 18,
+                characters: 32,
+                paragraphs: 2,
+                sentences: 4,
+                average: Some(3.8),
+                chapters: &[(Some("第一章"), 18)],
+            },
+        );
+    }
+
+    #[test]
+    fn the_japanese_fixture_counts_each_kana_and_kanji_as_a_word() {
+        assert_figures(
+            include_bytes!("../../../tests/fixtures/japanese.txt"),
+            &Expected {
+                lines: 4,
+                words: 32,
+                characters: 40,
+                paragraphs: 2,
+                sentences: 3,
+                average: Some(10.7),
+                chapters: &[(None, 32)],
+            },
+        );
+    }
+
+    #[test]
+    fn the_plain_text_fixture_finds_chapter_lines_but_not_sentences_that_start_alike() {
+        assert_figures(
+            include_bytes!("../../../tests/fixtures/chapters.txt"),
+            &Expected {
+                lines: 16,
+                words: 47,
+                characters: 239,
+                paragraphs: 4,
+                sentences: 6,
+                average: Some(6.2),
+                chapters: &[
+                    (Some("Prologue"), 7),
+                    (Some("CHAPTER ONE"), 15),
+                    (Some("Chapter 2: The Storm"), 16),
+                    (Some("Part IV. Home"), 9),
+                ],
+            },
+        );
+    }
+
+    #[test]
+    fn the_first_fixtures_keep_their_figures_but_markdown_symbols_are_no_words() {
+        assert_figures(
+            include_bytes!("../../../tests/fixtures/chapter.txt"),
+            &Expected {
+                lines: 5,
+                words: 28,
+                characters: 165,
+                paragraphs: 2,
+                sentences: 2,
+                average: Some(14.0),
+                chapters: &[(None, 28)],
+            },
+        );
+        // `#`, the list dashes and ✍ were words when spaces alone divided them.
+        assert_figures(
+            include_bytes!("../../../tests/fixtures/notes.md"),
+            &Expected {
+                lines: 4,
+                words: 8,
+                characters: 64,
+                paragraphs: 1,
+                sentences: 1,
+                average: Some(6.0),
+                chapters: &[(Some("Chapter Two"), 8)],
+            },
+        );
+    }
+
+    #[test]
+    fn long_lines_and_paragraphs_are_counted_within_the_caps() {
+        let paragraph = "Call me Ishmael. Some years ago I went to sea. ".repeat(3_000);
+        let text = format!("# One\n{paragraph}\n\n{}", paragraph.replace(". ", ".\n"));
+        let mut whole = TextCounter::default();
+        whole.update(text.as_bytes());
+        let whole = whole.finish();
+        assert_eq!(
+            (whole.words, whole.sentences, whole.paragraphs),
+            (1 + 2 * 30_000, 12_000, 2)
+        );
+        let mut small = TextCounter::with_caps(100, 300);
+        for piece in text.as_bytes().chunks(77) {
+            small.update(piece);
+        }
+        assert_eq!(small.finish(), whole);
+    }
+
+    #[test]
+    fn results_stored_before_chapters_were_counted_still_read() {
+        let stored = r#"{"lines": 5, "words": 28, "characters": 165, "reading_minutes": 0.1, "valid_utf8": true}"#;
+        let stats: TextStats = serde_json::from_str(stored).expect("an old result");
+        assert_eq!((stats.words, stats.paragraphs, stats.sentences), (28, 0, 0));
+        assert_eq!(stats.average_sentence_words, None);
+        assert!(stats.chapters.is_empty());
+    }
+
     /// `bytes` fed in pieces, cut at `cuts` (clamped and sorted).
     fn analyse_in_chunks(bytes: &[u8], cuts: Vec<usize>) -> Analysis {
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
@@ -386,7 +622,8 @@ mod tests {
         fn text_counts_match_the_standard_library(text in "\\PC{0,400}") {
             let stats = TextStats::of(&text);
             prop_assert_eq!(stats.characters, text.chars().count() as u64);
-            prop_assert_eq!(stats.words, text.split_whitespace().count() as u64);
+            // Lines and paragraphs never cut a word: the words are the text's, as one string.
+            prop_assert_eq!(stats.words, count_words(&text));
             prop_assert_eq!(stats.lines, text.lines().count() as u64);
             prop_assert!(stats.valid_utf8);
         }
@@ -398,7 +635,7 @@ mod tests {
         ) {
             let stats = TextStats::of(&text);
             prop_assert_eq!(stats.characters, text.chars().count() as u64);
-            prop_assert_eq!(stats.words, text.split_whitespace().count() as u64);
+            prop_assert_eq!(stats.words, count_words(&text));
             prop_assert_eq!(stats.lines, text.lines().count() as u64);
             let bytes = text.as_bytes();
             prop_assert_eq!(analyse_in_chunks(bytes, vec![cut]), analyse(bytes));

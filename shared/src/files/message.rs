@@ -9,20 +9,30 @@ use uuid::Uuid;
 
 use crate::files::storage::StoredObject;
 
-/// The SQS message: small, versioned, naming the task and its object.
+/// The SQS message: small, versioned, naming the task, its draft and the draft's object.
+///
+/// Version 2 names the draft; a version 1 message (queued before drafts) is draft 1's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileJob {
     pub version: u32,
     pub task_id: Uuid,
+    #[serde(default = "first_draft")]
+    pub draft: i32,
     pub bucket: String,
     pub key: String,
 }
 
+fn first_draft() -> i32 {
+    1
+}
+
 impl FileJob {
-    pub fn new(task_id: Uuid, object: &StoredObject) -> Self {
+    /// The job of `draft` of `task_id`, at the current version.
+    pub fn new(task_id: Uuid, draft: i32, object: &StoredObject) -> Self {
         Self {
-            version: 1,
+            version: 2,
             task_id,
+            draft,
             bucket: object.bucket.clone(),
             key: object.key.clone(),
         }
@@ -91,7 +101,8 @@ impl JobMessage {
         };
         if value.get("version").is_some() {
             return match serde_json::from_value::<FileJob>(value) {
-                Ok(job) if job.version == 1 => Self::Job(job),
+                Ok(job) if job.version == 1 && job.draft == 1 => Self::Job(job),
+                Ok(job) if job.version == 2 && job.draft >= 1 => Self::Job(job),
                 Ok(job) => Self::Malformed(format!("job version {} is not supported", job.version)),
                 Err(_) => Self::Malformed("a job without task_id, bucket or key".to_owned()),
             };
@@ -158,23 +169,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn our_job_is_recognised() {
+    fn our_job_is_recognised_in_either_version() {
         let id = Uuid::new_v4();
-        let body = format!(r#"{{"version":1,"task_id":"{id}","bucket":"b","key":"k"}}"#);
+        let body = format!(r#"{{"version":2,"task_id":"{id}","draft":3,"bucket":"b","key":"k"}}"#);
         assert_eq!(
             JobMessage::parse(&body),
             JobMessage::Job(FileJob {
-                version: 1,
+                version: 2,
                 task_id: id,
+                draft: 3,
                 bucket: "b".into(),
                 key: "k".into()
             })
         );
-        let future = format!(r#"{{"version":2,"task_id":"{id}","bucket":"b","key":"k"}}"#);
+        // Queued before drafts: draft 1's.
+        let v1 = format!(r#"{{"version":1,"task_id":"{id}","bucket":"b","key":"k"}}"#);
         assert!(matches!(
-            JobMessage::parse(&future),
-            JobMessage::Malformed(_)
+            JobMessage::parse(&v1),
+            JobMessage::Job(FileJob { draft: 1, .. })
         ));
+        for bad in [
+            format!(r#"{{"version":3,"task_id":"{id}","draft":1,"bucket":"b","key":"k"}}"#),
+            format!(r#"{{"version":2,"task_id":"{id}","draft":0,"bucket":"b","key":"k"}}"#),
+            format!(r#"{{"version":1,"task_id":"{id}","draft":2,"bucket":"b","key":"k"}}"#),
+        ] {
+            assert!(
+                matches!(JobMessage::parse(&bad), JobMessage::Malformed(_)),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -239,6 +262,7 @@ mod tests {
     fn the_message_is_small_versioned_json() {
         let job = FileJob::new(
             Uuid::nil(),
+            2,
             &StoredObject {
                 bucket: "b".into(),
                 key: "k".into(),
@@ -246,7 +270,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(&job).expect("serialises"),
-            serde_json::json!({"version": 1, "task_id": "00000000-0000-0000-0000-000000000000", "bucket": "b", "key": "k"})
+            serde_json::json!({"version": 2, "task_id": "00000000-0000-0000-0000-000000000000", "draft": 2, "bucket": "b", "key": "k"})
         );
     }
 }

@@ -127,6 +127,40 @@ impl Storage {
         before: SystemTime,
         after: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), Error> {
+        let (objects, next) = self.list_objects(prefix, after).await?;
+        let old = objects
+            .into_iter()
+            .filter(|o| {
+                o.last_modified
+                    .and_then(|t| SystemTime::try_from(t).ok())
+                    .is_some_and(|t| t < before)
+            })
+            .filter_map(|o| o.key)
+            .collect();
+        Ok((old, next))
+    }
+
+    /// One page (S3's 1,000 keys at most) of every key under `prefix`, in key order after
+    /// `after`, and the page's last key when more may follow (`None` at the end).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when S3 cannot be reached.
+    pub async fn list_page(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), Error> {
+        let (objects, next) = self.list_objects(prefix, after).await?;
+        Ok((objects.into_iter().filter_map(|o| o.key).collect(), next))
+    }
+
+    /// One page of the objects under `prefix` after `after`, and the page's last key when more
+    /// may follow.
+    async fn list_objects(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+    ) -> Result<(Vec<aws_sdk_s3::types::Object>, Option<String>), Error> {
         let page = self
             .client
             .list_objects_v2()
@@ -137,18 +171,9 @@ impl Storage {
             .await
             .map_err(Error::storage)?;
         let objects = page.contents.unwrap_or_default();
-        let last = objects.last().and_then(|o| o.key.clone());
-        let old = objects
-            .into_iter()
-            .filter(|o| {
-                o.last_modified
-                    .and_then(|t| SystemTime::try_from(t).ok())
-                    .is_some_and(|t| t < before)
-            })
-            .filter_map(|o| o.key)
-            .collect();
         let more = page.is_truncated.unwrap_or(false);
-        Ok((old, last.filter(|_| more)))
+        let last = objects.last().and_then(|o| o.key.clone()).filter(|_| more);
+        Ok((objects, last))
     }
 
     /// The bucket and prefix every key is built under.

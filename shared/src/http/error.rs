@@ -32,7 +32,8 @@ impl IntoResponse for Error {
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::InvalidMove { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } | Self::FileTooLarge { .. } | Self::OverQuota { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -76,6 +77,11 @@ impl IntoResponse for Error {
                 header::RETRY_AFTER,
                 HeaderValue::from(after.as_secs().max(1)),
             );
+        }
+        if let Self::PreconditionFailed { current } = &self
+            && let Ok(etag) = HeaderValue::from_str(&format!("\"{current}\""))
+        {
+            headers.insert(header::ETAG, etag);
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

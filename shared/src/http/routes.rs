@@ -44,16 +44,18 @@ pub enum Function {
     CreateTask,
     ListTasks,
     GetTask,
+    UpdateTask,
     ApiDocs,
 }
 
 impl Function {
     /// Every HTTP function, for tests that walk the function map.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Auth,
         Self::CreateTask,
         Self::ListTasks,
         Self::GetTask,
+        Self::UpdateTask,
         Self::ApiDocs,
     ];
 
@@ -69,6 +71,7 @@ impl Function {
             Self::CreateTask => "CreateTaskFunction",
             Self::ListTasks => "ListTasksFunction",
             Self::GetTask => "GetTaskFunction",
+            Self::UpdateTask => "UpdateTaskFunction",
             Self::ApiDocs => "ApiDocsFunction",
         }
     }
@@ -85,6 +88,7 @@ impl Function {
             Self::CreateTask => "tasks-create",
             Self::ListTasks => "tasks-list",
             Self::GetTask => "tasks-get",
+            Self::UpdateTask => "tasks-update",
             Self::ApiDocs => "api-docs",
         }
     }
@@ -117,10 +121,19 @@ pub fn routes() -> Vec<Route> {
         Route::documented(Auth, documented!(users::http::me)),
         Route::documented(CreateTask, documented!(tasks::http::create)).accepting_uploads(),
         Route::documented(CreateTask, documented!(tasks::http::create_upload)),
+        Route::documented(CreateTask, documented!(tasks::http::create_draft)).accepting_uploads(),
+        Route::documented(CreateTask, documented!(tasks::http::create_draft_upload)),
         Route::documented(ListTasks, documented!(tasks::http::list)),
         Route::documented(GetTask, documented!(tasks::http::get)),
         Route::documented(GetTask, documented!(tasks::http::download)),
         Route::documented(GetTask, documented!(tasks::http::result)),
+        Route::documented(GetTask, documented!(tasks::http::list_drafts)),
+        Route::documented(GetTask, documented!(tasks::http::download_draft)),
+        Route::documented(GetTask, documented!(tasks::http::draft_result)),
+        Route::documented(UpdateTask, documented!(tasks::http::update)),
+        Route::documented(UpdateTask, documented!(tasks::http::delete)),
+        Route::documented(UpdateTask, documented!(tasks::http::restore)),
+        Route::documented(UpdateTask, documented!(tasks::http::delete_draft)),
         Route::documented(ApiDocs, documented!(docs::openapi_json)),
         // Swagger UI's HTML and assets: pages for people, not operations of the API.
         Route::hidden(ApiDocs, Method::GET, "/docs", docs::index),

@@ -19,7 +19,7 @@ pub const CREATION_WINDOW: TimeDelta = TimeDelta::hours(1);
 /// What a user stores and may store (`GET /auth/me`'s `usage`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Usage {
-    /// Bytes of uploads stored for the user's tasks.
+    /// Bytes of every draft stored for the user's tasks, trash included.
     pub bytes: i64,
     /// The most they may store.
     pub quota_bytes: u64,
@@ -58,6 +58,35 @@ pub async fn claim(
     check(tx, config, owner, adding_bytes, now).await
 }
 
+/// [`claim`] for a new draft of an existing task: only the quota applies.
+///
+/// # Errors
+/// [`Error::OverQuota`] with the figures.
+pub async fn claim_storage(
+    tx: &mut PgConnection,
+    config: &Config,
+    owner: Uuid,
+    adding_bytes: u64,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    crate::db::lock(&mut *tx, &format!("tasks:user:{owner}")).await?;
+    check_quota(&read(tx, owner, now).await?, config, adding_bytes)
+}
+
+/// [`claim_storage`]'s check without its lock, before a draft's file is put.
+///
+/// # Errors
+/// As [`claim_storage`].
+pub async fn check_storage(
+    conn: &mut PgConnection,
+    config: &Config,
+    owner: Uuid,
+    adding_bytes: u64,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    check_quota(&read(conn, owner, now).await?, config, adding_bytes)
+}
+
 /// [`claim`]'s check without its lock: a quick refusal before a file is put, which `claim`
 /// then confirms.
 ///
@@ -78,6 +107,10 @@ pub async fn check(
             retry_after: std::time::Duration::from_secs(wait),
         });
     }
+    check_quota(&row, config, adding_bytes)
+}
+
+fn check_quota(row: &Row, config: &Config, adding_bytes: u64) -> Result<(), Error> {
     let used = u64::try_from(row.bytes).unwrap_or(0);
     if adding_bytes > 0 && used.saturating_add(adding_bytes) > config.user_quota_bytes {
         return Err(Error::OverQuota {
@@ -100,7 +133,10 @@ async fn read(conn: &mut PgConnection, owner: Uuid, now: DateTime<Utc>) -> Resul
     let row = sqlx::query_as!(
         Row,
         r#"
-        select coalesce(sum(file_size), 0)::bigint as "bytes!", count(*) as "tasks!",
+        select (select coalesce(sum(d.file_size), 0)
+                from task_drafts d join tasks o on o.id = d.task_id
+                where o.user_id = $1)::bigint as "bytes!",
+               count(*) as "tasks!",
                count(*) filter (where created_at > $2) as "recent!",
                min(created_at) filter (where created_at > $2) as oldest_recent
         from tasks

@@ -1,10 +1,17 @@
-//! HTTP adapters for tasks: extract, call one operation, shape the response.
+//! HTTP adapters for tasks and their drafts: extract, call one operation, shape the response.
+
+use std::collections::HashMap;
 
 use axum::{
     Json,
-    extract::{FromRequest, Multipart, Path, Request, State, multipart::MultipartError},
-    http::{StatusCode, header},
+    extract::{
+        FromRequest, FromRequestParts, Multipart, Path, Request, State, multipart::MultipartError,
+    },
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
 };
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::{
@@ -14,16 +21,35 @@ use crate::{
         extract::{ApiJson, ApiQuery, CurrentUser},
     },
     tasks::{
-        self,
-        model::NewTask,
+        self, drafts,
+        edit::{self, IfMatch},
+        model::{NewTask, Task, WordTarget},
         objects::Upload,
         paging::ListParams,
+        patch::TaskPatch,
+        progress::Today,
         wire::{
-            CreateDirectUploadJson, CreateTaskJson, CreateTaskMultipart, DirectUploadView,
-            DownloadView, ResultDocument, TaskPage, TaskView, UploadInstructions,
+            CreateDirectUploadJson, CreateDraftUploadJson, CreateTaskJson, CreateTaskMultipart,
+            DirectUploadView, DownloadView, DraftList, DraftUploadView, DraftView, ResultDocument,
+            TaskPage, TaskPatchJson, TaskView, UploadInstructions,
         },
     },
 };
+
+/// Today for the signed-in writer, in their time zone.
+fn today(state: &AppState, current: &CurrentUser) -> Today {
+    Today::of(&current.user.time_zone, state.clock.now())
+}
+
+/// A task response: the view, with the task's `ETag`.
+fn with_etag(task: Task, today: &Today, status: StatusCode) -> Response {
+    let etag = HeaderValue::from_str(&task.etag()).ok();
+    let mut response = (status, Json(TaskView::new(task, today))).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
 
 /// Creates a task, optionally with a file that is stored and queued for processing.
 #[utoipa::path(
@@ -36,7 +62,7 @@ use crate::{
         (CreateTaskJson = "application/json"),
     )),
     responses(
-        (status = 202, description = "Created; with a file, its processing is under way", body = TaskView),
+        (status = 202, description = "Created; with a file, its processing is under way", body = TaskView, headers(("ETag" = String, description = "The task's version, for `If-Match`"))),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`, or would take the user's uploads past `USER_QUOTA_BYTES` (the detail gives the figures)", body = ErrorBody),
@@ -50,12 +76,16 @@ pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
     Submission(new, upload): Submission,
-) -> Result<(StatusCode, Json<TaskView>), Error> {
+) -> Result<Response, Error> {
     let task = tasks::create(&state, current.user.id, new, upload).await?;
-    Ok((StatusCode::ACCEPTED, Json(task.into())))
+    Ok(with_etag(
+        task,
+        &today(&state, &current),
+        StatusCode::ACCEPTED,
+    ))
 }
 
-/// The caller's tasks, newest first, with the total that match.
+/// The caller's tasks (or their trash), in the order asked for, with the total that match.
 #[utoipa::path(
     get,
     path = "/api/v1/tasks",
@@ -76,14 +106,19 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<TaskPage>, Error> {
     let page = tasks::list(&state, current.user.id, &params.parse()?).await?;
+    let today = today(&state, &current);
     Ok(Json(TaskPage {
-        tasks: page.tasks.into_iter().map(Into::into).collect(),
+        tasks: page
+            .tasks
+            .into_iter()
+            .map(|t| TaskView::new(t, &today))
+            .collect(),
         total: page.total,
         next: page.next.map(|cursor| cursor.encode()),
     }))
 }
 
-/// One of the caller's tasks.
+/// One of the caller's tasks, with its chapters.
 #[utoipa::path(
     get,
     path = "/api/v1/tasks/{task_id}",
@@ -91,10 +126,10 @@ pub async fn list(
     tag = "tasks",
     params(("task_id" = Uuid, Path, description = "The task's id")),
     responses(
-        (status = 200, description = "The task", body = TaskView),
+        (status = 200, description = "The task", body = TaskView, headers(("ETag" = String, description = "The task's version, for `If-Match`"))),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "The task belongs to another user", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 404, description = "No such task, or it is in the trash", body = ErrorBody),
         (status = 422, description = "`task_id` is not a UUID", body = ErrorBody),
     ),
     security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
@@ -103,10 +138,172 @@ pub async fn get(
     State(state): State<AppState>,
     current: CurrentUser,
     Path(task_id): Path<String>,
-) -> Result<Json<TaskView>, Error> {
+) -> Result<Response, Error> {
     let task_id = parse_task_id(&task_id)?;
     let task = tasks::get(&state, current.user.id, task_id).await?;
-    Ok(Json(task.into()))
+    Ok(with_etag(task, &today(&state, &current), StatusCode::OK))
+}
+
+/// `If-Match`, when the request sends one.
+#[derive(Debug)]
+pub struct Precondition(pub Option<IfMatch>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Precondition {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        Ok(Self(if_match(&parts.headers)))
+    }
+}
+
+fn if_match(headers: &HeaderMap) -> Option<IfMatch> {
+    let values: Vec<&str> = headers
+        .get_all(header::IF_MATCH)
+        .iter()
+        .map(|v| v.to_str().unwrap_or_default())
+        .collect();
+    (!values.is_empty()).then(|| IfMatch::parse(values))
+}
+
+/// Edits a task: a JSON merge patch of its fields and status, all applied or none.
+///
+/// `null` clears a field that may be empty. The status moves as the owner may: `completed` or
+/// `cancelled` from `pending`, `cancelled` from `in_progress` (its processing still finishes
+/// the draft's figures), `pending` from `completed` or `cancelled` (reopen); the state it is in
+/// already changes nothing. With `If-Match`, the edit applies only to that version.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tasks/{task_id}",
+    operation_id = "update_task",
+    tag = "tasks",
+    params(
+        ("task_id" = Uuid, Path, description = "The task's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` the edit is based on; another version gets `412`"),
+    ),
+    request_body(content(
+        (TaskPatchJson = "application/merge-patch+json"),
+        (TaskPatchJson = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The task as edited", body = TaskView, headers(("ETag" = String, description = "The task's version, for `If-Match`"))),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such task, or it is in the trash", body = ErrorBody),
+        (status = 409, description = "A status move the lifecycle does not allow; the detail names both states", body = ErrorBody),
+        (status = 412, description = "`If-Match` names a version the task has moved past; `ETag` gives the current one", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A member is invalid, unknown, or `status` is `in_progress` or `null`", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+    Precondition(precondition): Precondition,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Response, Error> {
+    let task_id = parse_task_id(&task_id)?;
+    let patch = TaskPatch::parse(&body)?;
+    let task = edit::update(
+        &state,
+        current.user.id,
+        task_id,
+        &patch,
+        precondition.as_ref(),
+    )
+    .await?;
+    Ok(with_etag(task, &today(&state, &current), StatusCode::OK))
+}
+
+/// `DELETE /api/v1/tasks/{task_id}`'s query string.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// `true`: delete the task and all its files now, instead of moving it to the trash.
+    #[param(value_type = Option<bool>, default = false)]
+    pub permanent: Option<String>,
+}
+
+/// Moves a task to the trash (restorable for `TRASH_RETENTION_DAYS`, 30 by default), or with
+/// `permanent=true` deletes it, its drafts and its files at once (in the trash or not).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tasks/{task_id}",
+    operation_id = "delete_task",
+    tag = "tasks",
+    params(
+        ("task_id" = Uuid, Path, description = "The task's id"),
+        DeleteParams,
+        ("If-Match" = Option<String>, Header, description = "The `ETag` the deletion is based on; another version gets `412`"),
+    ),
+    responses(
+        (status = 204, description = "In the trash, or deleted for good"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 412, description = "`If-Match` names a version the task has moved past", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID, or `permanent` is not a boolean", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+    Precondition(precondition): Precondition,
+    ApiQuery(params): ApiQuery<DeleteParams>,
+) -> Result<StatusCode, Error> {
+    let task_id = parse_task_id(&task_id)?;
+    let permanent = match params
+        .permanent
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("false" | "0") => false,
+        Some("true" | "1") => true,
+        Some(_) => {
+            return Err(ValidationErrors::at(
+                &["query", "permanent"],
+                "must be true or false",
+                "bool_parsing",
+            )
+            .into());
+        }
+    };
+    if permanent {
+        edit::purge(&state, current.user.id, task_id, precondition.as_ref()).await?;
+    } else {
+        edit::trash(&state, current.user.id, task_id, precondition.as_ref()).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a task out of the trash, as it was.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{task_id}/restore",
+    operation_id = "restore_task",
+    tag = "tasks",
+    params(("task_id" = Uuid, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task, out of the trash (a task not in it is returned as it is)", body = TaskView, headers(("ETag" = String, description = "The task's version, for `If-Match`"))),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such task (a purged one included)", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+) -> Result<Response, Error> {
+    let task_id = parse_task_id(&task_id)?;
+    let task = edit::restore(&state, current.user.id, task_id).await?;
+    Ok(with_etag(task, &today(&state, &current), StatusCode::OK))
 }
 
 /// Creates a task whose file the client then uploads straight to S3, for files too large to
@@ -139,7 +336,20 @@ pub async fn create_upload(
     let (new, declared) = body.parse(state.config.max_direct_upload_bytes)?;
     let (task, presigned, expires_at) =
         tasks::create_direct(&state, current.user.id, new, declared).await?;
-    let upload = UploadInstructions {
+    Ok((
+        StatusCode::CREATED,
+        Json(DirectUploadView {
+            task: TaskView::new(task, &today(&state, &current)),
+            upload: instructions(&presigned, expires_at),
+        }),
+    ))
+}
+
+fn instructions(
+    presigned: &crate::files::storage::PresignedRequest,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> UploadInstructions {
+    UploadInstructions {
         method: presigned.method().to_owned(),
         url: presigned.uri().to_owned(),
         headers: presigned
@@ -147,17 +357,11 @@ pub async fn create_upload(
             .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
             .collect(),
         expires_at,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(DirectUploadView {
-            task: task.into(),
-            upload,
-        }),
-    ))
+    }
 }
 
-/// A short-lived URL that downloads the task's original file (as an attachment, never rendered).
+/// A short-lived URL that downloads the file of the task's latest processed draft (as an
+/// attachment, never rendered).
 #[utoipa::path(
     get,
     path = "/api/v1/tasks/{task_id}/file",
@@ -187,7 +391,7 @@ pub async fn download(
     }))
 }
 
-/// The full processing result of a completed task.
+/// The full processing result of the task's latest processed draft.
 #[utoipa::path(
     get,
     path = "/api/v1/tasks/{task_id}/result",
@@ -199,7 +403,7 @@ pub async fn download(
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "The task belongs to another user", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
-        (status = 409, description = "The task is not completed", body = ErrorBody),
+        (status = 409, description = "No draft of the task has been processed", body = ErrorBody),
         (status = 422, description = "`task_id` is not a UUID", body = ErrorBody),
     ),
     security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
@@ -213,10 +417,237 @@ pub async fn result(
     Ok(Json(tasks::result(&state, current.user.id, task_id).await?))
 }
 
+/// The drafts of one of the caller's tasks, oldest first, each with its figures.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}/drafts",
+    operation_id = "list_drafts",
+    tag = "drafts",
+    params(("task_id" = Uuid, Path, description = "The task's id")),
+    responses(
+        (status = 200, description = "The task's drafts", body = DraftList),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user", body = ErrorBody),
+        (status = 404, description = "No such task, or it is in the trash", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn list_drafts(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+) -> Result<Json<DraftList>, Error> {
+    let task_id = parse_task_id(&task_id)?;
+    let drafts = drafts::list(&state, current.user.id, task_id).await?;
+    Ok(Json(DraftList {
+        drafts: DraftView::list(drafts),
+    }))
+}
+
+/// Uploads a new draft of the manuscript (at most `MAX_UPLOAD_BYTES`) and queues its processing.
+/// The task keeps its status; its figures become this draft's once it is processed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{task_id}/drafts",
+    operation_id = "create_draft",
+    tag = "drafts",
+    params(("task_id" = Uuid, Path, description = "The task's id")),
+    request_body(content = CreateDraftMultipart, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "The draft; its processing is under way", body = DraftView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such task, or it is in the trash", body = ErrorBody),
+        (status = 409, description = "Another draft of the task is still being processed", body = ErrorBody),
+        (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`, or would take the user's uploads past `USER_QUOTA_BYTES`", body = ErrorBody),
+        (status = 415, description = "Not multipart/form-data", body = ErrorBody),
+        (status = 422, description = "No file, an empty one, or another field", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn create_draft(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+    DraftSubmission(upload): DraftSubmission,
+) -> Result<(StatusCode, Json<DraftView>), Error> {
+    let task_id = parse_task_id(&task_id)?;
+    let draft = drafts::add(&state, current.user.id, task_id, upload).await?;
+    Ok((StatusCode::ACCEPTED, Json(draft.into())))
+}
+
+/// Starts a new draft whose file the client uploads straight to S3 (up to
+/// `MAX_DIRECT_UPLOAD_BYTES`), as `POST /api/v1/tasks/uploads` does for a new task.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{task_id}/drafts/uploads",
+    operation_id = "create_draft_upload",
+    tag = "drafts",
+    params(("task_id" = Uuid, Path, description = "The task's id")),
+    request_body(content = CreateDraftUploadJson, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The draft, processing once its file arrives, and how to upload it", body = DraftUploadView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such task, or it is in the trash", body = ErrorBody),
+        (status = 409, description = "Another draft of the task is still being processed", body = ErrorBody),
+        (status = 413, description = "The declared size is larger than `MAX_DIRECT_UPLOAD_BYTES`, or would take the user's uploads past `USER_QUOTA_BYTES`", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn create_draft_upload(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(task_id): Path<String>,
+    ApiJson(body): ApiJson<CreateDraftUploadJson>,
+) -> Result<(StatusCode, Json<DraftUploadView>), Error> {
+    let task_id = parse_task_id(&task_id)?;
+    let declared = body.parse(state.config.max_direct_upload_bytes)?;
+    let (draft, presigned, expires_at) =
+        drafts::add_direct(&state, current.user.id, task_id, declared).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(DraftUploadView {
+            draft: draft.into(),
+            upload: instructions(&presigned, expires_at),
+        }),
+    ))
+}
+
+/// A short-lived URL that downloads one draft's file (as an attachment).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}/drafts/{number}/file",
+    operation_id = "download_draft_file",
+    tag = "drafts",
+    params(
+        ("task_id" = Uuid, Path, description = "The task's id"),
+        ("number" = i32, Path, minimum = 1, description = "The draft's number"),
+    ),
+    responses(
+        (status = 200, description = "A presigned download URL, valid for 5 minutes", body = DownloadView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user", body = ErrorBody),
+        (status = 404, description = "No such task or draft", body = ErrorBody),
+        (status = 409, description = "The direct upload has not arrived yet", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID, or `number` not a draft number", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn download_draft(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path((task_id, number)): Path<(String, String)>,
+) -> Result<Json<DownloadView>, Error> {
+    let (task_id, number) = (parse_task_id(&task_id)?, parse_number(&number)?);
+    let (presigned, expires_at) =
+        drafts::download(&state, current.user.id, task_id, number).await?;
+    Ok(Json(DownloadView {
+        url: presigned.uri().to_owned(),
+        expires_at,
+    }))
+}
+
+/// One processed draft's full result.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{task_id}/drafts/{number}/result",
+    operation_id = "get_draft_result",
+    tag = "drafts",
+    params(
+        ("task_id" = Uuid, Path, description = "The task's id"),
+        ("number" = i32, Path, minimum = 1, description = "The draft's number"),
+    ),
+    responses(
+        (status = 200, description = "The result the file processor stored", body = ResultDocument),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user", body = ErrorBody),
+        (status = 404, description = "No such task or draft", body = ErrorBody),
+        (status = 409, description = "The draft is not processed", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID, or `number` not a draft number", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn draft_result(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path((task_id, number)): Path<(String, String)>,
+) -> Result<Json<ResultDocument>, Error> {
+    let (task_id, number) = (parse_task_id(&task_id)?, parse_number(&number)?);
+    Ok(Json(
+        drafts::result(&state, current.user.id, task_id, number).await?,
+    ))
+}
+
+/// Deletes one draft that is not being processed, and its files; the task then shows its latest
+/// processed draft left.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tasks/{task_id}/drafts/{number}",
+    operation_id = "delete_draft",
+    tag = "drafts",
+    params(
+        ("task_id" = Uuid, Path, description = "The task's id"),
+        ("number" = i32, Path, minimum = 1, description = "The draft's number"),
+        ("If-Match" = Option<String>, Header, description = "The task's `ETag` the deletion is based on; another version gets `412`"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "The task belongs to another user, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such task or draft", body = ErrorBody),
+        (status = 409, description = "The draft is being processed", body = ErrorBody),
+        (status = 412, description = "`If-Match` names a version the task has moved past", body = ErrorBody),
+        (status = 422, description = "`task_id` is not a UUID, or `number` not a draft number", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn delete_draft(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path((task_id, number)): Path<(String, String)>,
+    Precondition(precondition): Precondition,
+) -> Result<StatusCode, Error> {
+    let (task_id, number) = (parse_task_id(&task_id)?, parse_number(&number)?);
+    drafts::delete(
+        &state,
+        current.user.id,
+        task_id,
+        number,
+        precondition.as_ref(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 fn parse_task_id(raw: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(raw).map_err(|_| {
         ValidationErrors::at(&["path", "task_id"], "must be a UUID", "uuid_parsing").into()
     })
+}
+
+fn parse_number(raw: &str) -> Result<i32, Error> {
+    raw.parse::<i32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        ValidationErrors::at(
+            &["path", "number"],
+            "must be a draft number: a whole number from 1",
+            "int_parsing",
+        )
+        .into()
+    })
+}
+
+/// `POST /api/v1/tasks/{task_id}/drafts`: the file, and nothing else.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the form; `DraftSubmission` reads it
+pub struct CreateDraftMultipart {
+    /// The manuscript (at most `MAX_UPLOAD_BYTES`, 4 MiB by default).
+    #[schema(value_type = String, format = Binary, min_length = 1)]
+    file: Vec<u8>,
 }
 
 /// A new task from `multipart/form-data` (with an optional file) or from JSON.
@@ -225,25 +656,25 @@ pub struct Submission(pub NewTask, pub Option<Upload>);
 /// Room for the form's text fields and multipart framing, on top of the file's own limit.
 pub const FORM_ALLOWANCE_BYTES: usize = 64 * 1024;
 
+/// The fields of the create form besides the file.
+const TASK_FIELDS: [&str; 4] = ["title", "description", "due_date", "word_target"];
+
 impl FromRequest<AppState> for Submission {
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Error> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if content_type.starts_with("multipart/form-data") {
-            let multipart = Multipart::from_request(request, state).await.map_err(|_| {
-                ValidationErrors::at(
-                    &["body"],
-                    "is not a valid multipart/form-data body",
-                    "value_error",
-                )
-            })?;
-            return read_multipart(multipart, state.config.max_upload_bytes).await;
+        if is_multipart(request.headers()) {
+            let multipart = multipart(request, state).await?;
+            let (fields, upload) =
+                read_multipart(multipart, state.config.max_upload_bytes, &TASK_FIELDS).await?;
+            let word_target = fields.get("word_target").cloned().map(WordTarget::Text);
+            let new = NewTask::parse_with_target(
+                fields.get("title").map(String::as_str),
+                fields.get("description").map(String::as_str),
+                fields.get("due_date").map(String::as_str),
+                word_target.as_ref(),
+            )?;
+            return Ok(Self(new, upload));
         }
         let ApiJson(json) = ApiJson::<CreateTaskJson>::from_request(request, state)
             .await
@@ -253,22 +684,59 @@ impl FromRequest<AppState> for Submission {
                 ),
                 other => other,
             })?;
-        let new = NewTask::parse(
-            json.title.as_deref(),
-            json.description.as_deref(),
-            json.due_date.as_deref(),
-        )?;
-        Ok(Self(new, None))
+        Ok(Self(json.parse()?, None))
     }
+}
+
+/// A new draft's file, from `multipart/form-data`.
+pub struct DraftSubmission(pub Upload);
+
+impl FromRequest<AppState> for DraftSubmission {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Error> {
+        if !is_multipart(request.headers()) {
+            return Err(Error::UnsupportedMediaType(
+                "expected Content-Type: multipart/form-data",
+            ));
+        }
+        let multipart = multipart(request, state).await?;
+        let (_, upload) = read_multipart(multipart, state.config.max_upload_bytes, &[]).await?;
+        let upload = upload
+            .ok_or_else(|| ValidationErrors::at(&["body", "file"], "field required", "missing"))?;
+        Ok(Self(upload))
+    }
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+}
+
+async fn multipart(request: Request, state: &AppState) -> Result<Multipart, Error> {
+    Multipart::from_request(request, state).await.map_err(|_| {
+        ValidationErrors::at(
+            &["body"],
+            "is not a valid multipart/form-data body",
+            "value_error",
+        )
+        .into()
+    })
 }
 
 /// The largest text field accepted; the description's 10,000 characters fit with room to spare.
 const MAX_TEXT_FIELD_BYTES: usize = 48 * 1024;
 
+/// Reads a form of the text fields `allowed` and an optional `file`; any other field is refused.
 async fn read_multipart(
     mut multipart: Multipart,
     max_file_bytes: usize,
-) -> Result<Submission, Error> {
+    allowed: &[&str],
+) -> Result<(HashMap<String, String>, Option<Upload>), Error> {
     let malformed = |e: MultipartError| -> Error {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return Error::PayloadTooLarge {
@@ -282,9 +750,25 @@ async fn read_multipart(
         )
         .into()
     };
-    let (mut title, mut description, mut due_date, mut upload) = (None, None, None, None);
+    let (mut fields, mut upload) = (HashMap::new(), None);
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         let name = field.name().unwrap_or_default().to_owned();
+        if name != "file" && !allowed.contains(&name.as_str()) {
+            // Refused, as the document says (`additionalProperties: false`): a misspelt field must
+            // not silently drop a title or a date.
+            let expected = allowed
+                .iter()
+                .copied()
+                .chain(std::iter::once("file"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ValidationErrors::at(
+                &["body"],
+                format!("has a field that is not one of {expected}"),
+                "extra_forbidden",
+            )
+            .into());
+        }
         let limit = if name == "file" {
             max_file_bytes
         } else {
@@ -304,60 +788,40 @@ async fn read_multipart(
             }
             bytes.extend_from_slice(&chunk);
         }
-        let text = |bytes: Vec<u8>| {
-            String::from_utf8(bytes)
-                .map_err(|_| Error::from(ValidationErrors::field(&name, "must be UTF-8 text")))
-        };
-        match name.as_str() {
-            "title" => title = Some(text(bytes)?),
-            "description" => description = Some(text(bytes)?),
-            "due_date" => due_date = Some(text(bytes)?),
-            "file" => {
-                // Kept as metadata: no control characters (Postgres refuses NUL), bounded length.
-                let file_name = field.file_name().map(|n| {
-                    n.chars()
-                        .filter(|c| !c.is_control())
-                        .take(255)
-                        .collect::<String>()
-                });
-                // A form that leaves the file input empty sends a nameless, empty part: no file.
-                if bytes.is_empty() && file_name.as_deref().is_none_or(str::is_empty) {
-                    continue;
-                }
-                if bytes.is_empty() {
-                    return Err(ValidationErrors::field("file", "must not be empty").into());
-                }
-                let content_type = field
-                    .content_type()
-                    .map_or("application/octet-stream", |c| c)
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(255)
-                    .collect();
-                upload = Some(Upload {
-                    file_name,
-                    content_type,
-                    bytes: bytes.into(),
-                });
-            }
-            // Refused, as the document says (`additionalProperties: false`): a misspelt field must
-            // not silently drop a title or a date.
-            _ => {
-                return Err(ValidationErrors::at(
-                    &["body"],
-                    "has a field that is not title, description, due_date or file",
-                    "extra_forbidden",
-                )
-                .into());
-            }
+        if name != "file" {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Error::from(ValidationErrors::field(&name, "must be UTF-8 text")))?;
+            fields.insert(name, text);
+            continue;
         }
+        // Kept as metadata: no control characters (Postgres refuses NUL), bounded length.
+        let file_name = field.file_name().map(|n| {
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(255)
+                .collect::<String>()
+        });
+        // A form that leaves the file input empty sends a nameless, empty part: no file.
+        if bytes.is_empty() && file_name.as_deref().is_none_or(str::is_empty) {
+            continue;
+        }
+        if bytes.is_empty() {
+            return Err(ValidationErrors::field("file", "must not be empty").into());
+        }
+        let content_type = field
+            .content_type()
+            .map_or("application/octet-stream", |c| c)
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(255)
+            .collect();
+        upload = Some(Upload {
+            file_name,
+            content_type,
+            bytes: bytes.into(),
+        });
     }
-    let new = NewTask::parse(
-        title.as_deref(),
-        description.as_deref(),
-        due_date.as_deref(),
-    )?;
-    Ok(Submission(new, upload))
+    Ok((fields, upload))
 }
 
 #[cfg(test)]
@@ -401,7 +865,13 @@ mod tests {
         let multipart = Multipart::from_request(request, &())
             .await
             .expect("a multipart body");
-        read_multipart(multipart, max_file_bytes).await
+        let (fields, upload) = read_multipart(multipart, max_file_bytes, &TASK_FIELDS).await?;
+        let new = NewTask::parse(
+            fields.get("title").map(String::as_str),
+            fields.get("description").map(String::as_str),
+            fields.get("due_date").map(String::as_str),
+        )?;
+        Ok(Submission(new, upload))
     }
 
     fn run(

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::ValidationErrors;
+use crate::{ValidationErrors, files::analysis::Chapter};
 
 /// The seed's four statuses. Stored as the seed's enum names, sent lowercase as the original does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
@@ -16,6 +16,17 @@ pub enum TaskStatus {
     InProgress,
     Completed,
     Cancelled,
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Pending => "pending",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        })
+    }
 }
 
 impl TaskStatus {
@@ -31,8 +42,9 @@ impl TaskStatus {
     }
 }
 
-/// A task as stored.
-#[derive(Clone, Debug)]
+/// A task as stored. Its file fields and figures are those of the draft it shows
+/// (`shown_draft`: its latest processed draft, else its first).
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Task {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -55,6 +67,58 @@ pub struct Task {
     pub word_count: Option<i64>,
     pub character_count: Option<i64>,
     pub reading_minutes: Option<f64>,
+    pub paragraph_count: Option<i64>,
+    pub sentence_count: Option<i64>,
+    pub average_sentence_words: Option<f64>,
+    /// Read by `GET /api/v1/tasks/{task_id}` only; a page of tasks leaves them out.
+    pub chapters: Option<sqlx::types::Json<Vec<Chapter>>>,
+    /// Bumped by every write: the `ETag`.
+    pub version: i64,
+    pub word_target: Option<i32>,
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// The draft whose processing the status follows, while it does.
+    pub processing_draft: Option<i32>,
+    pub shown_draft: Option<i32>,
+}
+
+impl Task {
+    /// The `ETag` of this version: a strong validator, `"<version>"`.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// Where a draft's processing stands. Stored uppercase, sent lowercase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[sqlx(type_name = "draft_state", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "snake_case")]
+pub enum DraftState {
+    /// Queued, being processed, or (for a direct upload) waiting for its file.
+    Processing,
+    Processed,
+    /// Processing failed for good; `error` says why.
+    Failed,
+}
+
+/// One upload of a task, numbered from 1, with its own processing and figures.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Draft {
+    pub task_id: Uuid,
+    pub number: i32,
+    pub file_path: String,
+    pub file_name: Option<String>,
+    pub file_content_type: Option<String>,
+    pub file_size: i64,
+    pub upload_expires_at: Option<DateTime<Utc>>,
+    pub state: DraftState,
+    pub error: Option<String>,
+    pub processing_attempts: i32,
+    pub result_path: Option<String>,
+    pub detected_content_type: Option<String>,
+    pub word_count: Option<i64>,
+    pub reading_minutes: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
 }
 
 /// A validated new task, without its file.
@@ -63,11 +127,14 @@ pub struct NewTask {
     pub title: String,
     pub description: Option<String>,
     pub due_date: Option<DateTime<Utc>>,
+    pub word_target: Option<i32>,
 }
 
 impl NewTask {
     pub const MAX_TITLE_CHARS: usize = 255;
     pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+    /// More words than any book needs; a larger target is a typing mistake.
+    pub const MAX_WORD_TARGET: i64 = 10_000_000;
 
     /// Validates the fields, reporting every failure at once.
     ///
@@ -77,6 +144,19 @@ impl NewTask {
         title: Option<&str>,
         description: Option<&str>,
         due_date: Option<&str>,
+    ) -> Result<Self, ValidationErrors> {
+        Self::parse_with_target(title, description, due_date, None)
+    }
+
+    /// [`NewTask::parse`] with a word target as sent (a JSON number or a form field's text).
+    ///
+    /// # Errors
+    /// One field error per bad field.
+    pub fn parse_with_target(
+        title: Option<&str>,
+        description: Option<&str>,
+        due_date: Option<&str>,
+        word_target: Option<&WordTarget>,
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let title = match title {
@@ -88,57 +168,120 @@ impl NewTask {
                 ));
                 None
             }
-            Some(t) if t.chars().count() > Self::MAX_TITLE_CHARS => {
-                errors.merge(ValidationErrors::field(
-                    "title",
-                    "must be at most 255 characters",
-                ));
-                None
-            }
-            Some(t) if t.chars().any(char::is_control) => {
-                errors.merge(ValidationErrors::field(
-                    "title",
-                    "must not contain control characters",
-                ));
-                None
-            }
-            Some(t) if trim(t).is_empty() => {
-                errors.merge(ValidationErrors::field("title", "must not be blank"));
-                None
-            }
-            Some(t) => Some(trim(t).to_owned()),
+            Some(t) => parse_title(t).map_err(|e| errors.merge(e)).ok(),
         };
-        if description.is_some_and(|d| d.chars().count() > Self::MAX_DESCRIPTION_CHARS) {
-            errors.merge(ValidationErrors::field(
-                "description",
-                "must be at most 10000 characters",
-            ));
-        }
-        // Postgres text cannot hold NUL: it becomes U+FFFD, the standard replacement character.
-        let description = description
-            .map(|d| trim(d).replace('\0', "\u{fffd}"))
-            .filter(|d| !d.is_empty());
+        let description = match description {
+            None => None,
+            Some(d) => parse_description(d)
+                .map_err(|e| errors.merge(e))
+                .ok()
+                .flatten(),
+        };
         // An empty value is not a date (FastAPI answers 422 for it too); leave the field out instead.
         let due_date = match due_date {
             None => None,
-            Some(raw) => parse_due_date(raw)
-                .map_err(|()| {
-                    errors.merge(ValidationErrors::field(
-                        "due_date",
-                        "must be an ISO 8601 date or date-time in the years 0000 to 9999, e.g. 2026-12-01T17:00:00Z",
-                    ));
-                })
-                .ok(),
+            Some(raw) => parse_due_date_field(raw).map_err(|e| errors.merge(e)).ok(),
+        };
+        let word_target = match word_target {
+            None => None,
+            Some(raw) => parse_word_target(raw).map_err(|e| errors.merge(e)).ok(),
         };
         match title {
             Some(title) if errors.is_empty() => Ok(Self {
                 title,
                 description,
                 due_date,
+                word_target,
             }),
             _ => Err(errors),
         }
     }
+}
+
+/// A word target as sent: a JSON number, or the text of a form field.
+#[derive(Clone, Debug)]
+pub enum WordTarget {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+/// A title: trimmed, 1 to 255 characters as sent, no control characters.
+///
+/// # Errors
+/// The rule it breaks, at `["body", "title"]`.
+pub fn parse_title(t: &str) -> Result<String, ValidationErrors> {
+    if t.chars().count() > NewTask::MAX_TITLE_CHARS {
+        return Err(ValidationErrors::field(
+            "title",
+            "must be at most 255 characters",
+        ));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(ValidationErrors::field(
+            "title",
+            "must not contain control characters",
+        ));
+    }
+    if trim(t).is_empty() {
+        return Err(ValidationErrors::field("title", "must not be blank"));
+    }
+    Ok(trim(t).to_owned())
+}
+
+/// A description: at most 10,000 characters; trimmed, and `None` when blank.
+///
+/// # Errors
+/// The rule it breaks, at `["body", "description"]`.
+pub fn parse_description(d: &str) -> Result<Option<String>, ValidationErrors> {
+    if d.chars().count() > NewTask::MAX_DESCRIPTION_CHARS {
+        return Err(ValidationErrors::field(
+            "description",
+            "must be at most 10000 characters",
+        ));
+    }
+    // Postgres text cannot hold NUL: it becomes U+FFFD, the standard replacement character.
+    Ok(Some(trim(d).replace('\0', "\u{fffd}")).filter(|d| !d.is_empty()))
+}
+
+/// A due date, as [`parse_due_date`] reads it.
+///
+/// # Errors
+/// The rule it breaks, at `["body", "due_date"]`.
+pub fn parse_due_date_field(raw: &str) -> Result<DateTime<Utc>, ValidationErrors> {
+    parse_due_date(raw).map_err(|()| {
+        ValidationErrors::field(
+            "due_date",
+            "must be an ISO 8601 date or date-time in the years 0000 to 9999, e.g. 2026-12-01T17:00:00Z",
+        )
+    })
+}
+
+/// A word target: a whole number from 1 to 10,000,000 (`5.0` is whole; JSON Schema agrees).
+///
+/// # Errors
+/// The rule it breaks, at `["body", "word_target"]`.
+pub fn parse_word_target(raw: &WordTarget) -> Result<i32, ValidationErrors> {
+    let n = match raw {
+        WordTarget::Number(n) => whole_number(n),
+        WordTarget::Text(t) => t.trim().parse::<i64>().ok(),
+    };
+    n.filter(|n| (1..=NewTask::MAX_WORD_TARGET).contains(n))
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| {
+            ValidationErrors::field(
+                "word_target",
+                "must be a whole number of words from 1 to 10000000",
+            )
+        })
+}
+
+/// A JSON number that is a whole number (`5` or `5.0`), if it fits an `i64`.
+pub fn whole_number(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
 }
 
 /// Trims what the API's documented patterns count as blank: Unicode white space and U+FEFF.

@@ -1,8 +1,11 @@
 //! A task's file (as received, or as declared for a direct upload) and where its objects live.
 //!
-//! This is the one place that builds and parses the S3 keys of a task's objects:
-//! `<prefix>/uploads/<user>/<task>/<name>` (received by the API), `<prefix>/incoming/<user>/<task>/<name>`
-//! (uploaded straight to S3) and `<prefix>/results/<task>.json` (the processor's result).
+//! This is the one place that builds and parses the S3 keys of a task's objects, each draft's
+//! under its own number: `<prefix>/uploads/<user>/<task>/<draft>/<name>` (received by the API),
+//! `<prefix>/incoming/<user>/<task>/<draft>/<name>` (uploaded straight to S3) and
+//! `<prefix>/results/<task>/<draft>.json` (the processor's result). Keys of the layout before
+//! drafts (`…/<task>/<name>`, `results/<task>.json`) are draft 1's and keep working: rows store
+//! whole keys, and [`draft_of_upload`] reads both.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -37,11 +40,17 @@ pub struct DeclaredFile {
     pub content_type: String,
 }
 
-/// The key of a direct upload: `<prefix>/incoming/<user_id>/<task_id>/<safe name>`, a prefix of its
-/// own so that only these objects trigger processing through S3's notification.
-pub fn incoming_key(root: &StorageRoot, user: Uuid, task: Uuid, file_name: &str) -> String {
+/// The key of a direct upload: `<prefix>/incoming/<user_id>/<task_id>/<draft>/<safe name>`, a
+/// prefix of its own so that only these objects trigger processing through S3's notification.
+pub fn incoming_key(
+    root: &StorageRoot,
+    user: Uuid,
+    task: Uuid,
+    draft: i32,
+    file_name: &str,
+) -> String {
     root.key(&format!(
-        "incoming/{user}/{task}/{}",
+        "incoming/{user}/{task}/{draft}/{}",
         safe_name(Some(file_name))
     ))
 }
@@ -49,11 +58,20 @@ pub fn incoming_key(root: &StorageRoot, user: Uuid, task: Uuid, file_name: &str)
 /// The longest file name kept in a key, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// The key of a task's upload: `<prefix>/uploads/<user_id>/<task_id>/<safe name>`.
+/// The key of a draft's upload: `<prefix>/uploads/<user_id>/<task_id>/<draft>/<safe name>`.
 ///
 /// The server builds it; the client's file name only contributes a sanitised last segment.
-pub fn upload_key(root: &StorageRoot, user: Uuid, task: Uuid, file_name: Option<&str>) -> String {
-    root.key(&format!("uploads/{user}/{task}/{}", safe_name(file_name)))
+pub fn upload_key(
+    root: &StorageRoot,
+    user: Uuid,
+    task: Uuid,
+    draft: i32,
+    file_name: Option<&str>,
+) -> String {
+    root.key(&format!(
+        "uploads/{user}/{task}/{draft}/{}",
+        safe_name(file_name)
+    ))
 }
 
 /// The prefix of direct uploads: the only objects whose S3 notifications start processing.
@@ -61,22 +79,35 @@ pub fn incoming_prefix(root: &StorageRoot) -> String {
     root.key("incoming/")
 }
 
-/// Where a task's full result is stored: `<prefix>/results/<task_id>.json`.
-pub fn result_key(root: &StorageRoot, task: Uuid) -> String {
-    root.key(&format!("results/{task}.json"))
+/// Where a draft's full result is stored: `<prefix>/results/<task_id>/<draft>.json`.
+pub fn result_key(root: &StorageRoot, task: Uuid, draft: i32) -> String {
+    root.key(&format!("results/{task}/{draft}.json"))
 }
 
-/// The task an upload key names: `<prefix>/{uploads,incoming}/<user_id>/<task_id>/<name>`.
-pub fn task_of_upload(root: &StorageRoot, key: &str) -> Option<Uuid> {
+/// The task and draft an upload key names: `<prefix>/{uploads,incoming}/<user_id>/<task_id>/<draft>/<name>`,
+/// or draft 1 for a key of the layout before drafts (`…/<task_id>/<name>`).
+pub fn draft_of_upload(root: &StorageRoot, key: &str) -> Option<(Uuid, i32)> {
     let rest = key
         .strip_prefix(&root.key("uploads/"))
         .or_else(|| key.strip_prefix(&incoming_prefix(root)))?;
-    let mut segments = rest.split('/');
-    let (_user, task, _name) = (segments.next()?, segments.next()?, segments.next()?);
-    if segments.next().is_some() {
-        return None;
-    }
-    task.parse().ok()
+    let segments: Vec<&str> = rest.split('/').collect();
+    let (task, draft) = match segments.as_slice() {
+        [_user, task, _name] => (task, 1),
+        [_user, task, draft, _name] => (task, draft.parse().ok().filter(|n| *n >= 1)?),
+        _ => return None,
+    };
+    Some((task.parse().ok()?, draft))
+}
+
+/// The key prefixes that hold every object of a task: its uploads, its direct uploads and its
+/// results (of either layout). Purging a task deletes everything under them.
+pub fn task_prefixes(root: &StorageRoot, user: Uuid, task: Uuid) -> [String; 3] {
+    [
+        root.key(&format!("uploads/{user}/{task}/")),
+        root.key(&format!("incoming/{user}/{task}/")),
+        // No slash: also `results/<task>.json`, the layout before drafts.
+        root.key(&format!("results/{task}")),
+    ]
 }
 
 /// A file name that is safe as one key segment: the last path component of the client's
@@ -142,7 +173,7 @@ mod tests {
     #[test]
     fn hostile_file_names_stay_inside_the_tasks_prefix() {
         let (user, task) = (Uuid::new_v4(), Uuid::new_v4());
-        let prefix = format!("writers/uploads/{user}/{task}/");
+        let prefix = format!("writers/uploads/{user}/{task}/3/");
         for name in [
             "../../etc/passwd",
             "a/b",
@@ -154,7 +185,7 @@ mod tests {
             "",
             "/",
         ] {
-            let key = upload_key(&root(), user, task, Some(name));
+            let key = upload_key(&root(), user, task, 3, Some(name));
             assert!(key.starts_with(&prefix), "{name:?} -> {key}");
             let last = &key[prefix.len()..];
             assert!(
@@ -171,16 +202,37 @@ mod tests {
     }
 
     #[test]
-    fn the_task_of_an_upload_key_reads_back() {
+    fn the_task_and_draft_of_an_upload_key_read_back() {
         let (user, task) = (Uuid::new_v4(), Uuid::new_v4());
         let root = root();
-        let uploaded = upload_key(&root, user, task, Some("a b.txt"));
-        let incoming = incoming_key(&root, user, task, "novel.docx");
-        assert_eq!(task_of_upload(&root, &uploaded), Some(task));
-        assert_eq!(task_of_upload(&root, &incoming), Some(task));
+        let uploaded = upload_key(&root, user, task, 2, Some("a b.txt"));
+        let incoming = incoming_key(&root, user, task, 7, "novel.docx");
+        assert_eq!(draft_of_upload(&root, &uploaded), Some((task, 2)));
+        assert_eq!(draft_of_upload(&root, &incoming), Some((task, 7)));
         assert!(incoming.starts_with(&incoming_prefix(&root)));
-        assert_eq!(task_of_upload(&root, &result_key(&root, task)), None);
-        assert_eq!(task_of_upload(&root, &format!("{uploaded}/deeper")), None);
+        assert_eq!(draft_of_upload(&root, &result_key(&root, task, 1)), None);
+        assert_eq!(draft_of_upload(&root, &format!("{uploaded}/deeper")), None);
+        // The layout before drafts: draft 1.
+        let before = format!("writers/incoming/{user}/{task}/novel.docx");
+        assert_eq!(draft_of_upload(&root, &before), Some((task, 1)));
+        let not_a_number = format!("writers/uploads/{user}/{task}/x/novel.docx");
+        assert_eq!(draft_of_upload(&root, &not_a_number), None);
+    }
+
+    #[test]
+    fn a_tasks_prefixes_hold_every_object_of_it_and_no_other_tasks() {
+        let (user, task) = (Uuid::new_v4(), Uuid::new_v4());
+        let root = root();
+        let prefixes = task_prefixes(&root, user, task);
+        let under = |key: &str| prefixes.iter().any(|p| key.starts_with(p.as_str()));
+        assert!(under(&upload_key(&root, user, task, 1, Some("a.txt"))));
+        assert!(under(&incoming_key(&root, user, task, 4, "a.txt")));
+        assert!(under(&result_key(&root, task, 9)));
+        assert!(under(&format!("writers/results/{task}.json")));
+        assert!(under(&format!("writers/uploads/{user}/{task}/a.txt")));
+        let other = Uuid::new_v4();
+        assert!(!under(&upload_key(&root, user, other, 1, Some("a.txt"))));
+        assert!(!under(&result_key(&root, other, 1)));
     }
 
     #[test]
@@ -205,8 +257,8 @@ mod tests {
         #[test]
         fn any_file_name_keys_inside_the_tasks_prefix(raw in "\\PC{0,300}|[\\x00-\\x7f]{0,300}") {
             let (user, task) = (Uuid::new_v4(), Uuid::new_v4());
-            let key = upload_key(&root(), user, task, Some(&raw));
-            let prefix = format!("writers/uploads/{user}/{task}/");
+            let key = upload_key(&root(), user, task, 1, Some(&raw));
+            let prefix = format!("writers/uploads/{user}/{task}/1/");
             prop_assert!(key.starts_with(&prefix));
             prop_assert!(!key[prefix.len()..].split('/').any(|s| s == ".." || s == "." || s.is_empty()));
         }

@@ -1,8 +1,8 @@
 //! The outbox: jobs written in their task's transaction, then delivered to SQS.
 //!
 //! The create handler delivers at once; whatever it could not send, the sweeper retries with
-//! backoff until SQS has it. A delivered job starts its task (`pending` → `in_progress`, through
-//! [`lifecycle`]).
+//! backoff until SQS has it. There is one job per draft. A delivered job starts its task
+//! (`pending` → `in_progress`, through [`lifecycle`]) when the task's status follows that draft.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgExecutor;
@@ -30,8 +30,9 @@ pub async fn insert(
 ) -> Result<(), Error> {
     let payload = serde_json::to_value(job).map_err(anyhow::Error::from)?;
     sqlx::query!(
-        "insert into outbox_jobs (task_id, payload, next_attempt_at) values ($1, $2, $3)",
+        "insert into outbox_jobs (task_id, draft, payload, next_attempt_at) values ($1, $2, $3, $4)",
         job.task_id,
+        job.draft,
         payload,
         now,
     )
@@ -57,7 +58,7 @@ pub enum Delivery {
 /// this much, then the sweeper sends it.
 pub const LEASE: TimeDelta = TimeDelta::seconds(30);
 
-/// Tries to deliver the job of `task_id` now.
+/// Tries to deliver the job of draft `draft` of `task_id` now.
 ///
 /// The job is claimed with a short lease ([`LEASE`]) in a statement of its own, so the create
 /// handler and the sweeper never both send it, and no transaction, row lock or connection is
@@ -65,15 +66,17 @@ pub const LEASE: TimeDelta = TimeDelta::seconds(30);
 ///
 /// # Errors
 /// [`Error::Database`] only; a failed SQS send is recorded and reported as [`Delivery::Deferred`].
-pub async fn deliver(state: &AppState, task_id: Uuid) -> Result<Delivery, Error> {
+pub async fn deliver(state: &AppState, task_id: Uuid, draft: i32) -> Result<Delivery, Error> {
     let now = state.clock.now();
     let claimed = sqlx::query!(
         r#"
-        update outbox_jobs set claimed_until = $2
-        where task_id = $1 and sent_at is null and (claimed_until is null or claimed_until < $3)
+        update outbox_jobs set claimed_until = $3
+        where task_id = $1 and draft = $2 and sent_at is null
+          and (claimed_until is null or claimed_until < $4)
         returning payload, attempts
         "#,
         task_id,
+        draft,
         now + LEASE,
         now,
     )
@@ -85,21 +88,22 @@ pub async fn deliver(state: &AppState, task_id: Uuid) -> Result<Delivery, Error>
     match state.jobs.send(&job.payload.to_string()).await {
         Ok(message_id) => {
             let mut tx = state.db.begin().await?;
-            sqlx::query!("update outbox_jobs set sent_at = $2, attempts = attempts + 1, last_error = null, claimed_until = null where task_id = $1", task_id, state.clock.now())
+            sqlx::query!("update outbox_jobs set sent_at = $3, attempts = attempts + 1, last_error = null, claimed_until = null where task_id = $1 and draft = $2", task_id, draft, state.clock.now())
                 .execute(&mut *tx)
                 .await?;
-            lifecycle::start(&mut *tx, task_id).await?;
+            lifecycle::start(&mut *tx, task_id, draft).await?;
             tx.commit().await?;
-            tracing::info!(%task_id, message_id, "job queued");
+            tracing::info!(%task_id, draft, message_id, "job queued");
             Ok(Delivery::Sent)
         }
         Err(e) => {
             let attempts = job.attempts + 1;
             let next = now + backoff(attempts);
-            tracing::warn!(%task_id, attempts, error.cause_chain = ?e, "job not queued; will retry");
+            tracing::warn!(%task_id, draft, attempts, error.cause_chain = ?e, "job not queued; will retry");
             sqlx::query!(
-                "update outbox_jobs set attempts = $2, next_attempt_at = $3, last_error = $4, claimed_until = null where task_id = $1",
+                "update outbox_jobs set attempts = $3, next_attempt_at = $4, last_error = $5, claimed_until = null where task_id = $1 and draft = $2",
                 task_id,
+                draft,
                 attempts,
                 next,
                 format!("{e}: {}", std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default()),
@@ -116,9 +120,9 @@ pub async fn deliver(state: &AppState, task_id: Uuid) -> Result<Delivery, Error>
 /// # Errors
 /// [`Error::Database`] when the outbox cannot be read.
 pub async fn deliver_due(state: &AppState, batch: i64) -> Result<usize, Error> {
-    let due = sqlx::query_scalar!(
+    let due = sqlx::query!(
         r#"
-        select task_id from outbox_jobs
+        select task_id, draft from outbox_jobs
         where sent_at is null and next_attempt_at <= $1 and (claimed_until is null or claimed_until < $1)
         order by next_attempt_at
         limit $2
@@ -129,8 +133,8 @@ pub async fn deliver_due(state: &AppState, batch: i64) -> Result<usize, Error> {
     .fetch_all(&state.db)
     .await?;
     let mut sent = 0;
-    for task_id in due {
-        if deliver(state, task_id).await? == Delivery::Sent {
+    for job in due {
+        if deliver(state, job.task_id, job.draft).await? == Delivery::Sent {
             sent += 1;
         }
     }

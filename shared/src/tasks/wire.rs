@@ -7,14 +7,16 @@ use uuid::Uuid;
 
 use crate::{
     ValidationErrors,
-    files::storage::StoredObject,
+    files::{analysis::Chapter, storage::StoredObject},
     tasks::{
-        model::{NewTask, Task, TaskStatus},
+        model::{Draft, DraftState, NewTask, Task, TaskStatus, WordTarget},
         objects::DeclaredFile,
+        progress::{Progress, Today},
     },
 };
 
-/// A task as the API shows it: the seed's fields, plus what was uploaded.
+/// A task as the API shows it: the seed's fields, what was uploaded, and where the manuscript
+/// stands. The file fields and figures are those of its latest processed draft (else its first).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskView {
     pub id: Uuid,
@@ -56,10 +58,41 @@ pub struct TaskView {
     pub character_count: Option<i64>,
     /// Estimated reading time at 238 words per minute, to a tenth of a minute.
     pub reading_minutes: Option<f64>,
+    /// Paragraphs of text (headings are not paragraphs).
+    pub paragraph_count: Option<i64>,
+    /// Sentences of text, by Unicode sentence boundaries.
+    pub sentence_count: Option<i64>,
+    /// Words per sentence, to a tenth.
+    pub average_sentence_words: Option<f64>,
+    /// The manuscript's chapters, in order (`GET /api/v1/tasks/{task_id}` only; a page of
+    /// tasks leaves them out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chapters: Option<Vec<Chapter>>,
+    /// Bumped by every change of the task (the processor's included); the `ETag` is
+    /// `"<version>"`, for `If-Match`.
+    #[schema(example = 3)]
+    pub version: i64,
+    /// The words the writer means the manuscript to have.
+    #[schema(minimum = 1, maximum = 10000000)]
+    pub word_target: Option<i32>,
+    pub progress: Progress,
+    /// When the task was moved to the trash; null unless it is there.
+    pub trashed_at: Option<DateTime<Utc>>,
+    /// The number of the draft whose file and figures these are (see
+    /// `GET /api/v1/tasks/{task_id}/drafts`); null for a task without a file.
+    pub shown_draft: Option<i32>,
 }
 
-impl From<Task> for TaskView {
-    fn from(t: Task) -> Self {
+impl TaskView {
+    /// The view of `task` on `today` in its owner's time zone.
+    pub fn new(t: Task, today: &Today) -> Self {
+        let progress = Progress::of(
+            t.word_count,
+            t.word_target,
+            t.due_date,
+            today.date,
+            today.zone,
+        );
         Self {
             id: t.id,
             title: t.title,
@@ -82,8 +115,148 @@ impl From<Task> for TaskView {
             word_count: t.word_count,
             character_count: t.character_count,
             reading_minutes: t.reading_minutes,
+            paragraph_count: t.paragraph_count,
+            sentence_count: t.sentence_count,
+            average_sentence_words: t.average_sentence_words,
+            chapters: t.chapters.map(|c| c.0),
+            version: t.version,
+            word_target: t.word_target,
+            progress,
+            trashed_at: t.trashed_at,
+            shown_draft: t.shown_draft,
         }
     }
+}
+
+/// One draft as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftView {
+    /// 1 for the file given at the task's creation, then one more for each upload.
+    #[schema(example = 2)]
+    pub number: i32,
+    pub file_name: Option<String>,
+    pub file_size: i64,
+    /// The content type the client declared.
+    pub file_content_type: Option<String>,
+    /// The type detected from the bytes, once processed.
+    pub detected_content_type: Option<String>,
+    pub state: DraftState,
+    /// Why processing failed, when `failed`.
+    pub error: Option<String>,
+    pub words: Option<i64>,
+    /// Words gained (or lost) since the previous processed draft; null for the first one, and
+    /// until this one is processed.
+    pub words_change: Option<i64>,
+    pub reading_minutes: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+impl DraftView {
+    /// The views of a task's drafts, oldest first, each compared with the processed one before it.
+    pub fn list(drafts: Vec<Draft>) -> Vec<Self> {
+        let mut previous_words: Option<i64> = None;
+        drafts
+            .into_iter()
+            .map(|d| {
+                let processed = d.state == DraftState::Processed;
+                let words_change = match (processed, d.word_count, previous_words) {
+                    (true, Some(now), Some(before)) => Some(now - before),
+                    _ => None,
+                };
+                if processed {
+                    previous_words = d.word_count.or(previous_words);
+                }
+                Self::from_draft(d, words_change)
+            })
+            .collect()
+    }
+
+    fn from_draft(d: Draft, words_change: Option<i64>) -> Self {
+        Self {
+            number: d.number,
+            file_name: d.file_name,
+            file_size: d.file_size,
+            file_content_type: d.file_content_type,
+            detected_content_type: d.detected_content_type,
+            state: d.state,
+            error: d.error,
+            words: d.word_count,
+            words_change,
+            reading_minutes: d.reading_minutes,
+            created_at: d.created_at,
+            processed_at: d.processed_at,
+        }
+    }
+}
+
+impl From<Draft> for DraftView {
+    fn from(d: Draft) -> Self {
+        Self::from_draft(d, None)
+    }
+}
+
+/// `GET /api/v1/tasks/{task_id}/drafts`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftList {
+    /// Oldest first.
+    pub drafts: Vec<DraftView>,
+}
+
+/// A draft created for a direct upload, and how to upload its file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftUploadView {
+    #[serde(flatten)]
+    pub draft: DraftView,
+    pub upload: UploadInstructions,
+}
+
+/// `POST /api/v1/tasks/{task_id}/drafts/uploads`: the file the client then PUTs straight to S3.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDraftUploadJson {
+    #[schema(value_type = DeclaredFileJson, required = true)]
+    pub file: Option<DeclaredFileJson>,
+}
+
+impl CreateDraftUploadJson {
+    /// Validates the declared file, then its size against `max_bytes`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] for bad fields, [`crate::Error::FileTooLarge`] above `max_bytes`.
+    pub fn parse(&self, max_bytes: u64) -> Result<DeclaredFile, crate::Error> {
+        let mut errors = ValidationErrors::default();
+        let file = declared_file(self.file.as_ref(), &mut errors);
+        check_declared(file, errors, max_bytes)
+    }
+}
+
+/// `PATCH /api/v1/tasks/{task_id}`: a JSON merge patch; absent members stay, `null` clears.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the body; `TaskPatch::parse` reads it
+pub struct TaskPatchJson {
+    #[schema(
+        example = "Draft chapter one, again",
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F\uFEFF][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    title: Option<String>,
+    /// `null` clears it.
+    #[schema(nullable = true, max_length = 10000)]
+    description: Option<String>,
+    /// `null` clears it.
+    #[schema(nullable = true, example = "2026-12-24T17:00:00Z", format = DateTime)]
+    due_date: Option<String>,
+    /// `null` clears it.
+    #[schema(nullable = true, minimum = 1, maximum = 10000000, example = 80000)]
+    word_target: Option<i64>,
+    /// The owner's moves: `completed` or `cancelled` from `pending`, `cancelled` from
+    /// `in_progress`, `pending` (reopen) from either end; the state the task is in changes
+    /// nothing. `in_progress` is set by processing only.
+    #[schema(value_type = Option<String>, pattern = "^(pending|completed|cancelled)$", example = "completed")]
+    status: Option<String>,
 }
 
 /// A page of the caller's tasks and how many match in all.
@@ -108,6 +281,24 @@ pub struct CreateTaskJson {
     /// RFC 3339; a date or a date-time without an offset is accepted too (as UTC).
     #[schema(example = "2026-12-01T17:00:00Z", format = DateTime)]
     pub due_date: Option<String>,
+    /// The words the manuscript should reach.
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 10000000, example = 80000)]
+    pub word_target: Option<serde_json::Number>,
+}
+
+impl CreateTaskJson {
+    /// Validates every field.
+    ///
+    /// # Errors
+    /// One field error per bad field.
+    pub fn parse(&self) -> Result<NewTask, ValidationErrors> {
+        NewTask::parse_with_target(
+            self.title.as_deref(),
+            self.description.as_deref(),
+            self.due_date.as_deref(),
+            self.word_target.clone().map(WordTarget::Number).as_ref(),
+        )
+    }
 }
 
 /// `POST /api/v1/tasks` as `multipart/form-data`, optionally with a file; no other fields.
@@ -127,6 +318,9 @@ pub struct CreateTaskMultipart {
     /// RFC 3339; a date or a date-time without an offset is accepted too (as UTC).
     #[schema(nullable = false, example = "2026-12-01T17:00:00Z", format = DateTime)]
     pub due_date: Option<String>,
+    /// The words the manuscript should reach.
+    #[schema(nullable = false, minimum = 1, maximum = 10000000, example = 80000)]
+    pub word_target: Option<i64>,
     /// The manuscript (at most `MAX_UPLOAD_BYTES`, 4 MiB by default).
     #[schema(value_type = String, required = false, format = Binary, min_length = 1)]
     pub file: Option<Vec<u8>>,
@@ -159,107 +353,118 @@ pub struct DeclaredFileJson {
 }
 
 impl CreateDirectUploadJson {
-    /// The longest file name accepted, in characters.
-    pub const MAX_NAME_CHARS: usize = 255;
-
     /// Validates every field, reporting each bad one; then the size against `max_bytes`.
     ///
     /// # Errors
     /// [`Error::Invalid`] for bad fields, [`Error::FileTooLarge`] above `max_bytes`.
     pub fn parse(&self, max_bytes: u64) -> Result<(NewTask, DeclaredFile), crate::Error> {
         let mut errors = ValidationErrors::default();
-        let task = NewTask::parse(
-            self.task.title.as_deref(),
-            self.task.description.as_deref(),
-            self.task.due_date.as_deref(),
-        )
-        .map_err(|e| errors.merge(e))
-        .ok();
-        let missing = |errors: &mut ValidationErrors, field: &str| {
-            errors.merge(ValidationErrors::at(
-                &["body", "file", field],
-                "field required",
-                "missing",
-            ));
-        };
-        let Some(file) = &self.file else {
-            errors.merge(ValidationErrors::at(
-                &["body", "file"],
-                "field required",
-                "missing",
-            ));
-            return Err(errors.into());
-        };
-        let mut bad = |field: &str, msg: &str| {
-            errors.merge(ValidationErrors::at(
-                &["body", "file", field],
-                msg,
-                "value_error",
-            ));
-        };
-        let name = match file.name.as_deref() {
-            Some(n) if n.is_empty() || n.chars().count() > Self::MAX_NAME_CHARS => {
-                bad("name", "must be 1 to 255 characters");
-                None
-            }
-            Some(n) if n.chars().any(char::is_control) => {
-                bad("name", "must not contain control characters");
-                None
-            }
-            Some(n) => Some(n.to_owned()),
-            None => None,
-        };
-        // JSON Schema's integers include `5.0`; anything else with a fraction is not a size.
-        let size = file.size.as_ref().map(|n| {
-            n.as_u64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && (1.0..9.0e15).contains(f))
-                    .map(|f| f as u64)
-            })
-        });
-        let size = match size {
-            Some(Some(n)) if n >= 1 => Some(n),
-            Some(_) => {
-                bad("size", "must be a whole number of bytes, at least 1");
-                None
-            }
-            None => None,
-        };
-        let content_type = match file.content_type.as_deref() {
-            Some(t) if is_media_type(t) => Some(t.to_owned()),
-            Some(_) => {
-                bad("content_type", "must be a media type such as text/plain");
-                None
-            }
-            None => None,
-        };
-        for (field, present) in [
-            ("name", file.name.is_some()),
-            ("size", file.size.is_some()),
-            ("content_type", file.content_type.is_some()),
-        ] {
-            if !present {
-                missing(&mut errors, field);
-            }
+        let task = self.task.parse().map_err(|e| errors.merge(e)).ok();
+        let file = declared_file(self.file.as_ref(), &mut errors);
+        let task = task.filter(|_| errors.is_empty());
+        let file = check_declared(file, errors, max_bytes)?;
+        Ok((
+            task.ok_or_else(|| crate::Error::Invalid(ValidationErrors::default()))?,
+            file,
+        ))
+    }
+}
+
+/// The longest declared file name accepted, in characters.
+const MAX_DECLARED_NAME_CHARS: usize = 255;
+
+/// A declared file's fields, each bad or missing one reported into `errors`.
+fn declared_file(
+    file: Option<&DeclaredFileJson>,
+    errors: &mut ValidationErrors,
+) -> Option<DeclaredFile> {
+    let missing = |errors: &mut ValidationErrors, field: &str| {
+        errors.merge(ValidationErrors::at(
+            &["body", "file", field],
+            "field required",
+            "missing",
+        ));
+    };
+    let Some(file) = file else {
+        errors.merge(ValidationErrors::at(
+            &["body", "file"],
+            "field required",
+            "missing",
+        ));
+        return None;
+    };
+    let mut bad = |field: &str, msg: &str| {
+        errors.merge(ValidationErrors::at(
+            &["body", "file", field],
+            msg,
+            "value_error",
+        ));
+    };
+    let name = match file.name.as_deref() {
+        Some(n) if n.is_empty() || n.chars().count() > MAX_DECLARED_NAME_CHARS => {
+            bad("name", "must be 1 to 255 characters");
+            None
         }
-        match (task, name, size, content_type) {
-            (Some(task), Some(name), Some(size), Some(content_type)) if errors.is_empty() => {
-                if size > max_bytes {
-                    return Err(crate::Error::FileTooLarge {
-                        limit_bytes: max_bytes,
-                    });
-                }
-                Ok((
-                    task,
-                    DeclaredFile {
-                        name,
-                        size,
-                        content_type,
-                    },
-                ))
-            }
-            _ => Err(errors.into()),
+        Some(n) if n.chars().any(char::is_control) => {
+            bad("name", "must not contain control characters");
+            None
         }
+        Some(n) => Some(n.to_owned()),
+        None => None,
+    };
+    // JSON Schema's integers include `5.0`; anything else with a fraction is not a size.
+    let size = file
+        .size
+        .as_ref()
+        .map(|n| crate::tasks::model::whole_number(n).and_then(|n| u64::try_from(n).ok()));
+    let size = match size {
+        Some(Some(n)) if n >= 1 => Some(n),
+        Some(_) => {
+            bad("size", "must be a whole number of bytes, at least 1");
+            None
+        }
+        None => None,
+    };
+    let content_type = match file.content_type.as_deref() {
+        Some(t) if is_media_type(t) => Some(t.to_owned()),
+        Some(_) => {
+            bad("content_type", "must be a media type such as text/plain");
+            None
+        }
+        None => None,
+    };
+    for (field, present) in [
+        ("name", file.name.is_some()),
+        ("size", file.size.is_some()),
+        ("content_type", file.content_type.is_some()),
+    ] {
+        if !present {
+            missing(errors, field);
+        }
+    }
+    Some(DeclaredFile {
+        name: name?,
+        size: size?,
+        content_type: content_type?,
+    })
+}
+
+/// The declared file when every field was valid, then its size against `max_bytes`.
+fn check_declared(
+    file: Option<DeclaredFile>,
+    errors: ValidationErrors,
+    max_bytes: u64,
+) -> Result<DeclaredFile, crate::Error> {
+    match file {
+        Some(file) if errors.is_empty() => {
+            if file.size > max_bytes {
+                return Err(crate::Error::FileTooLarge {
+                    limit_bytes: max_bytes,
+                });
+            }
+            Ok(file)
+        }
+        _ => Err(errors.into()),
     }
 }
 
@@ -291,13 +496,17 @@ pub struct DownloadView {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The full processing result stored at `<prefix>/results/<task_id>.json`: the same bytes for
+/// The full processing result stored at `<prefix>/results/<task_id>/<draft>.json`: the same bytes for
 /// the same file, so racing workers write identical objects.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ResultDocument {
-    #[schema(example = 1)]
+    /// 2 since drafts (1 before: draft 1's, without `draft`).
+    #[schema(example = 2)]
     pub version: u32,
     pub task_id: Uuid,
+    /// The draft processed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<i32>,
     /// The object that was processed.
     pub source: StoredObject,
     #[serde(flatten)]

@@ -20,7 +20,7 @@ pub(crate) async fn insert(
         insert into users (email, username, hashed_password, full_name)
         values ($1, $2, $3, $4)
         returning id, email, username, hashed_password, full_name, is_active, is_superuser,
-                  created_at, updated_at
+                  created_at, updated_at, time_zone
         "#,
         new.email.as_str(),
         new.username.as_str(),
@@ -40,7 +40,7 @@ pub(crate) async fn select_by_email(
         User,
         r#"
         select id, email, username, hashed_password, full_name, is_active, is_superuser,
-               created_at, updated_at
+               created_at, updated_at, time_zone
         from users
         where lower(email) = $1
         "#,
@@ -78,7 +78,7 @@ pub(crate) async fn select_live_session_user(
         User,
         r#"
         select u.id, u.email, u.username, u.hashed_password, u.full_name, u.is_active,
-               u.is_superuser, u.created_at, u.updated_at
+               u.is_superuser, u.created_at, u.updated_at, u.time_zone
         from sessions s
         join users u on u.id = s.user_id
         where s.id = $1 and s.user_id = $2 and s.revoked_at is null and s.expires_at > $3

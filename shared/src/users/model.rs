@@ -160,6 +160,8 @@ pub struct User {
     pub is_superuser: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// An IANA time zone name (`UTC` unless set): the day a task's progress counts from.
+    pub time_zone: String,
 }
 
 impl User {

@@ -1,0 +1,10 @@
+//! Lambda: `PATCH` and `DELETE /api/v1/tasks/{task_id}`, its restore, and `DELETE` of a draft.
+
+use writers::{AppState, Config, http::Function, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let state = AppState::new(Config::from_env()?).await;
+    lambda_http::run(Function::UpdateTask.router(state)).await
+}
