@@ -17,10 +17,9 @@ drop index tasks_live_created_idx;
 create index tasks_user_id_created_at_idx on tasks (user_id, created_at desc, id desc);
 create index tasks_user_id_status_created_at_idx on tasks (user_id, status, created_at desc, id desc);
 
-alter table tasks
-    add column upload_expires_at timestamptz,
-    add column processing_attempts integer not null default 0 check (processing_attempts >= 0),
-    add column last_attempt_at timestamptz;
+comment on column tasks.upload_expires_at is null;
+comment on column tasks.processing_attempts is null;
+comment on column tasks.last_attempt_at is null;
 
 drop trigger tasks_bump_version on tasks;
 drop function bump_version();

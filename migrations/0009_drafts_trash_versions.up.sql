@@ -125,13 +125,14 @@ create trigger tasks_bump_version
     before update on tasks
     for each row execute function bump_version();
 
--- Attempts and upload expiry are per draft now.
+-- Attempts and upload expiry are per draft now. The task's own columns stay for the release
+-- before this one, which may still be serving while this deploy rolls out (expand, then contract:
+-- a later migration drops them); this release never reads or writes them.
 drop index tasks_pending_upload_expires_idx;
 drop index tasks_in_progress_last_attempt_at_idx;
-alter table tasks
-    drop column upload_expires_at,
-    drop column processing_attempts,
-    drop column last_attempt_at;
+comment on column tasks.upload_expires_at is 'unused since 0009 (task_drafts.upload_expires_at); dropped by a later migration';
+comment on column tasks.processing_attempts is 'unused since 0009 (task_drafts.processing_attempts); dropped by a later migration';
+comment on column tasks.last_attempt_at is 'unused since 0009 (task_drafts.last_attempt_at); dropped by a later migration';
 
 -- The list: live tasks by creation or by due date (tasks without one last), with or without a
 -- status; the trash by creation; the title search; the sweeper's purge of old trash.

@@ -662,3 +662,90 @@ async fn an_idle_long_poll_outlasts_the_clients_usual_timeouts(pool: PgPool) {
     assert_eq!(polled, poller::Polled::default());
     assert!(started.elapsed() >= Duration::from_secs(10), "it did wait");
 }
+
+/// Each fixture's figures through the whole path (S3, ranges for a `.docx` and its styles part,
+/// the stored result, the task's copy), against `tests/fixtures/README.md`'s hand counts.
+#[sqlx::test(migrations = "../migrations")]
+async fn every_fixture_reads_as_its_hand_count_says(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app.signed_up_user().await;
+    type Expected<'a> = (&'a str, i64, i64, i64, &'a [(Option<&'a str>, i64)]);
+    let cases: [Expected; 6] = [
+        (
+            "manuskript.docx",
+            34,
+            4,
+            7,
+            &[
+                (Some("Der Sturm"), 6),
+                (Some("Erstes Kapitel"), 12),
+                (Some("Zweites Kapitel"), 16),
+            ],
+        ),
+        (
+            "chapters.txt",
+            47,
+            4,
+            6,
+            &[
+                (Some("Prologue"), 7),
+                (Some("CHAPTER ONE"), 15),
+                (Some("Chapter 2: The Storm"), 16),
+                (Some("Part IV. Home"), 9),
+            ],
+        ),
+        (
+            "novel.md",
+            69,
+            6,
+            11,
+            &[
+                (None, 10),
+                (Some("The Beginning"), 30),
+                (Some("A Second Chapter"), 23),
+                (Some("The End Of It"), 6),
+            ],
+        ),
+        (
+            "persian.md",
+            17,
+            3,
+            5,
+            &[(Some("فصل اوّل"), 14), (Some("فصل دوم"), 3)],
+        ),
+        ("chinese.md", 18, 2, 4, &[(Some("第一章"), 18)]),
+        ("japanese.txt", 32, 2, 3, &[(None, 32)]),
+    ];
+    for (name, words, paragraphs, sentences, chapters) in cases {
+        let task = processed(&app, &ada, name, &fixture(name)).await;
+        assert_eq!(task["status"], "completed", "{name}: {task}");
+        assert_eq!(
+            (
+                &task["word_count"],
+                &task["paragraph_count"],
+                &task["sentence_count"]
+            ),
+            (&json!(words), &json!(paragraphs), &json!(sentences)),
+            "{name}"
+        );
+        let got: Vec<(Option<&str>, i64)> = task["chapters"]
+            .as_array()
+            .expect("chapters")
+            .iter()
+            .map(|c| (c["title"].as_str(), c["words"].as_i64().expect("words")))
+            .collect();
+        assert_eq!(got, chapters, "{name}");
+        let result = app
+            .state
+            .storage
+            .get(&result_key(&app, &task))
+            .await
+            .expect("the result");
+        let result: Value = serde_json::from_slice(&result).expect("JSON");
+        assert_eq!(result["text"]["chapters"], task["chapters"], "{name}");
+        // A page of tasks carries the headline figures, not the chapters.
+        let page = ada.get("/api/v1/tasks?limit=1").await.json();
+        assert!(page["tasks"][0].get("chapters").is_none(), "{page}");
+        assert_eq!(page["tasks"][0]["word_count"], words);
+    }
+}

@@ -682,6 +682,71 @@ async fn a_processor_run_that_overlaps_a_purge_leaves_no_object_behind(pool: PgP
     assert!(app.stored_keys().await.is_empty(), "and no result written");
 }
 
+/// The race a purge must win whatever the order: a processor run that has read the file and is
+/// about to write its result, and a purge, both waiting for the task's row lock. Whoever gets it
+/// first, nothing of the task is left once the deletion outbox has been swept twice.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_processor_run_waiting_on_the_row_lock_with_a_purge_leaves_nothing(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ada = app.signed_up_user().await;
+    let task = app
+        .create_with_file(&ada, "locked.txt", b"words under a lock")
+        .await;
+    let t: Uuid = id(&task).parse().expect("a UUID");
+    let job: Value = app.drain_jobs().await.pop().expect("a job");
+    let (bucket, key) = (
+        job["bucket"].as_str().expect("bucket").to_owned(),
+        job["key"].as_str().expect("key").to_owned(),
+    );
+    let waiting = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from pg_locks where not granted")
+            .fetch_one(&pool)
+            .await
+            .expect("pg_locks")
+    };
+    let until = |n: i64| async move {
+        for _ in 0..200 {
+            if waiting().await >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{n} lock waits never began");
+    };
+    let mut holder = pool.begin().await.expect("a transaction");
+    sqlx::query("select 1 from tasks where id = $1 for update")
+        .bind(t)
+        .execute(&mut *holder)
+        .await
+        .expect("the row lock");
+    let state = app.state.clone();
+    let processing =
+        tokio::spawn(async move { processor::process(&state, t, 1, &bucket, &key).await });
+    until(1).await;
+    let purger = ada.clone();
+    let purging = tokio::spawn(async move {
+        purger
+            .delete(&format!("/api/v1/tasks/{t}?permanent=true"))
+            .await
+    });
+    until(2).await;
+    holder.rollback().await.expect("released");
+    processing.await.expect("joined").expect("processed");
+    assert_eq!(
+        purging.await.expect("joined").status,
+        StatusCode::NO_CONTENT
+    );
+
+    sweeper::run(&app.state).await.expect("a sweep");
+    app.clock.advance(TimeDelta::minutes(7));
+    sweeper::run(&app.state).await.expect("the second sweep");
+    assert!(
+        app.stored_keys().await.is_empty(),
+        "{:?}",
+        app.stored_keys().await
+    );
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn the_list_sorts_searches_and_filters_by_due_date(pool: PgPool) {
     let app = TestApp::new(pool).await;

@@ -239,8 +239,8 @@ fn title(heading: &str) -> Option<String> {
 /// Reads a text file's lines as Markdown and as plain text, the processor not knowing which.
 ///
 /// Chapters start at a Markdown heading of level 1 or 2 (`#`, `##`, or a line underlined with
-/// `===` or `---`) and at a line holding only Chapter, Part, Prologue or Epilogue with a number
-/// (digits, words or roman), perhaps with a title after `:` or `.`. Paragraphs are runs of
+/// `===` or `---`) and at a line holding only Chapter or Part with a number (digits, words or
+/// roman; Prologue and Epilogue need none), perhaps with a title after `:` or `.`. Paragraphs are runs of
 /// non-blank lines between blank lines, headings apart.
 #[derive(Debug)]
 pub struct Lines {

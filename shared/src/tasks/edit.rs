@@ -180,13 +180,24 @@ pub(crate) async fn purge_locked(
     Ok(rows)
 }
 
-/// Sweeps deletion outbox rows right after their commit; what fails waits for the sweeper.
-/// Returns how many objects were deleted.
+/// How long a request spends sweeping after its commit: with S3 hung, three prefixes at the
+/// SDK's 3 s each would outlast the function's timeout, and the rows wait for the sweeper anyway.
+pub const SWEEP_NOW_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Sweeps deletion outbox rows right after their commit, for at most [`SWEEP_NOW_BUDGET`]; what
+/// fails or is not reached waits for the sweeper. Returns how many objects were deleted.
 pub(crate) async fn sweep_now(state: &AppState, rows: &[i64]) -> usize {
-    deletions::sweep(state, rows).await.unwrap_or_else(|e| {
-        tracing::warn!(error.cause_chain = ?e, "objects left in the deletion outbox for the sweeper");
-        0
-    })
+    match tokio::time::timeout(SWEEP_NOW_BUDGET, deletions::sweep(state, rows)).await {
+        Ok(Ok(deleted)) => deleted,
+        Ok(Err(e)) => {
+            tracing::warn!(error.cause_chain = ?e, "objects left in the deletion outbox for the sweeper");
+            0
+        }
+        Err(_) => {
+            tracing::warn!("objects left in the deletion outbox for the sweeper: S3 is slow");
+            0
+        }
+    }
 }
 
 /// Purges the tasks in the trash since before `before`, at most `limit`; returns how many, and

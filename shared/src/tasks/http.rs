@@ -178,7 +178,7 @@ fn if_match(headers: &HeaderMap) -> Option<IfMatch> {
     tag = "tasks",
     params(
         ("task_id" = Uuid, Path, description = "The task's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` the edit is based on; another version gets `412`"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$"#, description = "The `ETag` the edit is based on; another version gets `412`"),
     ),
     request_body(content(
         (TaskPatchJson = "application/merge-patch+json"),
@@ -235,7 +235,7 @@ pub struct DeleteParams {
     params(
         ("task_id" = Uuid, Path, description = "The task's id"),
         DeleteParams,
-        ("If-Match" = Option<String>, Header, description = "The `ETag` the deletion is based on; another version gets `412`"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$"#, description = "The `ETag` the deletion is based on; another version gets `412`"),
     ),
     responses(
         (status = 204, description = "In the trash, or deleted for good"),
@@ -592,7 +592,7 @@ pub async fn draft_result(
     params(
         ("task_id" = Uuid, Path, description = "The task's id"),
         ("number" = i32, Path, minimum = 1, description = "The draft's number"),
-        ("If-Match" = Option<String>, Header, description = "The task's `ETag` the deletion is based on; another version gets `412`"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$"#, description = "The task's `ETag` the deletion is based on; another version gets `412`"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -39,8 +39,9 @@ pub struct TaskView {
     pub updated_at: DateTime<Utc>,
     /// When processing the file finished; null until then, and for a cancelled task.
     pub completed_at: Option<DateTime<Utc>>,
-    /// The full processing result, as an `s3://bucket/<prefix>/results/<task_id>.json` URL.
-    #[schema(example = "s3://writers-uploads/writers/results/…json")]
+    /// The full processing result of the draft shown, as an
+    /// `s3://bucket/<prefix>/results/<task_id>/<draft>.json` URL.
+    #[schema(example = "s3://writers-uploads/writers/results/…/2.json")]
     pub result_path: Option<String>,
     /// Why processing failed, when the task is `cancelled`.
     #[schema(example = "the uploaded file is missing from storage")]
@@ -64,8 +65,8 @@ pub struct TaskView {
     pub sentence_count: Option<i64>,
     /// Words per sentence, to a tenth.
     pub average_sentence_words: Option<f64>,
-    /// The manuscript's chapters, in order (`GET /api/v1/tasks/{task_id}` only; a page of
-    /// tasks leaves them out).
+    /// The manuscript's chapters, in order: in every answer about one task (a page of tasks
+    /// leaves them out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chapters: Option<Vec<Chapter>>,
     /// Bumped by every change of the task (the processor's included); the `ETag` is
@@ -237,6 +238,7 @@ impl CreateDraftUploadJson {
 #[allow(dead_code)] // documents the body; `TaskPatch::parse` reads it
 pub struct TaskPatchJson {
     #[schema(
+        nullable = false,
         example = "Draft chapter one, again",
         min_length = 1,
         max_length = 255,
@@ -255,7 +257,11 @@ pub struct TaskPatchJson {
     /// The owner's moves: `completed` or `cancelled` from `pending`, `cancelled` from
     /// `in_progress`, `pending` (reopen) from either end; the state the task is in changes
     /// nothing. `in_progress` is set by processing only.
-    #[schema(value_type = Option<String>, pattern = "^(pending|completed|cancelled)$", example = "completed")]
+    #[schema(
+        nullable = false,
+        pattern = "^(pending|completed|cancelled)$",
+        example = "completed"
+    )]
     status: Option<String>,
 }
 
@@ -266,7 +272,7 @@ pub struct TaskPage {
     /// Every task that matches the filter, across all pages.
     pub total: i64,
     /// The cursor of the next page, to pass as `after`; `null` when this page is the last.
-    #[schema(example = "1795000000123456.3fa85f6457174562b3fc2c963f66afa6")]
+    #[schema(example = "1795000000123456.3fa85f6457174562b3fc2c963f66afa6.n")]
     pub next: Option<String>,
 }
 
