@@ -1,7 +1,8 @@
-"""Creates what the functions expect in LocalStack: the bucket, the jobs queue and its dead-letter queue.
+"""Creates what the functions expect in LocalStack: the bucket, the jobs queue and its dead-letter
+queue, and the verified SES identity reset emails come from (MAIL_FROM).
 
 Idempotent: creating what exists changes nothing. Names come from the same variables the
-functions read (STORAGE_ROOT, QUEUE_URL, DEAD_LETTER_QUEUE_URL), so the two cannot disagree.
+functions read (STORAGE_ROOT, QUEUE_URL, DEAD_LETTER_QUEUE_URL, MAIL_FROM), so the two cannot disagree.
 """
 
 import json
@@ -68,9 +69,15 @@ s3.put_bucket_cors(
                                       "AllowedHeaders": ["content-type", "if-none-match"], "MaxAgeSeconds": 3600}]},
 )
 
+# As in AWS, SES refuses to send from an identity that is not verified; LocalStack verifies at once.
+mail_from = os.environ.get("MAIL_FROM", "")
+if mail_from:
+    session.client("ses", endpoint_url=endpoint).verify_email_identity(EmailAddress=mail_from)
+
 if dlq_url_wanted and dlq_url != dlq_url_wanted:
     sys.exit(f"DEAD_LETTER_QUEUE_URL is {dlq_url_wanted} but LocalStack named the queue {dlq_url}: set DEAD_LETTER_QUEUE_URL to that")
 if created_url != queue_url:
     sys.exit(f"QUEUE_URL is {queue_url} but LocalStack named the queue {created_url}: set QUEUE_URL to that")
 
-print(f"LocalStack ready: bucket s3://{bucket}, queue {queue_name} with dead-letter queue {dlq_name}", file=sys.stderr)
+sender = f", mail from {mail_from}" if mail_from else ""
+print(f"LocalStack ready: bucket s3://{bucket}, queue {queue_name} with dead-letter queue {dlq_name}{sender}", file=sys.stderr)

@@ -51,7 +51,7 @@ up() {
         # LOCALSTACK_HOST + SQS_ENDPOINT_STRATEGY=path: queue URLs on 127.0.0.1, not an unresolvable host.
         # S3_SKIP_SIGNATURE_VALIDATION=0: presigned URLs are checked as on AWS.
         # EAGER_SERVICE_LOADING=1: every service ready before we report ready, not on the first call.
-        env GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=s3,sqs,secretsmanager LOCALSTACK_CLI=0 PERSISTENCE=0 \
+        env GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=s3,sqs,secretsmanager,ses LOCALSTACK_CLI=0 PERSISTENCE=0 \
             SQS_ENDPOINT_STRATEGY=path LOCALSTACK_HOST="127.0.0.1:$port" \
             OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$state/localstack-data" \
             S3_SKIP_SIGNATURE_VALIDATION=0 EAGER_SERVICE_LOADING=1 \

@@ -40,7 +40,7 @@ localstack/localstack.sh up
 
 step "release builds: local-api, every function, the cold-start floor, the harness (first build: 10+ minutes)"
 cargo build --release --locked --bins -p writers -p bench \
-    -p auth -p tasks-create -p tasks-list -p tasks-get -p tasks-update -p api-docs -p file-processor -p sweeper -p migrate
+    -p auth -p tasks-create -p tasks-list -p tasks-get -p tasks-update -p admin -p api-docs -p file-processor -p sweeper -p migrate
 bin="$root/target/release"
 "$bin/migrate" up >/dev/null
 

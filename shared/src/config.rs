@@ -65,6 +65,10 @@ pub struct Config {
     pub sweep_interval: Duration,
     /// How long a task stays in the trash before the sweeper purges it.
     pub trash_retention: Duration,
+    /// The verified SES identity reset emails come from (`MAIL_FROM`); none: no email is sent.
+    pub mail_from: Option<String>,
+    /// The web app's origin (`APP_URL`), the only base of links in emails (never a request's `Host`).
+    pub app_url: String,
     /// Port of the local server (`local-api`); Lambda ignores it.
     pub port: u16,
     /// AWS region for the SDK clients (set by Lambda; `us-east-1` locally).
@@ -137,6 +141,8 @@ impl Config {
                     .saturating_mul(24 * 60 * 60)
                     .into(),
             ),
+            mail_from: env.optional("MAIL_FROM"),
+            app_url: app_url(&env)?,
             port: env.parsed_or("PORT", 8000)?,
             aws_region: region(&env),
             aws_endpoint_overridden: env.optional("AWS_ENDPOINT_URL").is_some()
@@ -156,6 +162,29 @@ fn unfinished_upload_after(env: &Env<'_>) -> Result<Duration, ConfigError> {
         ));
     }
     Ok(after)
+}
+
+/// `APP_URL`: an `http(s)://host[:port]` origin, without a path; `http://127.0.0.1:8000` locally.
+fn app_url(env: &Env<'_>) -> Result<String, ConfigError> {
+    let url = env
+        .optional("APP_URL")
+        .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned());
+    let url = url.trim_end_matches('/').to_owned();
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or_default();
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if !valid {
+        return Err(ConfigError::invalid(
+            "APP_URL",
+            "must be the web app's origin, such as https://writers.example.com (no path)",
+        ));
+    }
+    Ok(url)
 }
 
 fn secs(n: u64) -> Duration {
@@ -700,6 +729,29 @@ mod tests {
         let printed = format!("{:?}", load(&vars).expect("valid"));
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(!printed.contains("s3cr3t-"), "{printed}");
+    }
+
+    #[test]
+    fn app_url_is_an_origin() {
+        let mut vars = complete();
+        assert_eq!(
+            load(&vars).expect("default").app_url,
+            "http://127.0.0.1:8000"
+        );
+        vars.insert("APP_URL", "https://writers.example.com/".to_owned());
+        assert_eq!(
+            load(&vars).expect("valid").app_url,
+            "https://writers.example.com"
+        );
+        for bad in [
+            "writers.example.com",
+            "https://",
+            "https://x.example/reset",
+            "ftp://x.example",
+        ] {
+            vars.insert("APP_URL", bad.to_owned());
+            assert_eq!(load(&vars).expect_err(bad).variable, "APP_URL", "{bad}");
+        }
     }
 
     #[test]

@@ -36,6 +36,20 @@ pub async fn lock(db: impl sqlx::PgExecutor<'_>, key: &str) -> Result<(), sqlx::
     Ok(())
 }
 
+/// `%<text>%` with LIKE's own characters escaped, so `q=50%` finds "50%", not "50 anything".
+pub fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// How long a request waits for a database connection before it is refused with a `503`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -175,6 +189,12 @@ mod tests {
             ssl_root_cert: None,
             statement_cache_capacity: 0,
         }
+    }
+
+    #[test]
+    fn a_like_pattern_matches_likes_own_characters_literally() {
+        assert_eq!(super::like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(super::like_pattern("Novel"), "%Novel%");
     }
 
     #[test]

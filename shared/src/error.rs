@@ -20,6 +20,10 @@ pub enum Error {
     /// A wrong email and a wrong password alike: the answer must not tell which.
     #[error("incorrect email or password")]
     InvalidCredentials,
+    /// A request that is well formed but cannot be done as asked (a wrong current password, a
+    /// spent reset token): `400`.
+    #[error("{0}")]
+    BadRequest(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0} not found")]
@@ -185,6 +189,38 @@ pub struct FieldError {
 }
 
 impl ValidationErrors {
+    /// A JSON merge patch's members: the object `body` is, with one error per member that is
+    /// not among `allowed` (`what` names the thing patched, for the message). A body that is not
+    /// an object is an error at `["body"]` and nothing else.
+    ///
+    /// # Errors
+    /// The error for a body that is not an object.
+    pub fn merge_patch<'a>(
+        body: &'a serde_json::Value,
+        allowed: &[&str],
+        what: &str,
+        errors: &mut Self,
+    ) -> Result<&'a serde_json::Map<String, serde_json::Value>, Self> {
+        let serde_json::Value::Object(members) = body else {
+            return Err(Self::at(
+                &["body"],
+                "must be a JSON object of the members to change",
+                "model_type",
+            ));
+        };
+        for name in members.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            errors.merge(Self::at(
+                &["body", name],
+                format!(
+                    "is not a member {what} has; it may be one of {}",
+                    allowed.join(", ")
+                ),
+                "extra_forbidden",
+            ));
+        }
+        Ok(members)
+    }
+
     /// One failure of a body field.
     pub fn field(name: &str, msg: impl Into<String>) -> Self {
         Self::at(&["body", name], msg, "value_error")

@@ -11,7 +11,10 @@
 //!   streaming analyzer and the `.docx` reader.
 //! - [`http`]: the one route table, shared by the local server, each Lambda function and the
 //!   OpenAPI document.
-//! - [`users`]: accounts, sessions, tokens, cookies and the brute-force limits.
+//! - [`users`]: accounts, sessions, tokens, cookies and the brute-force limits; the profile,
+//!   password, devices, reset by email and deletion of one's own account.
+//! - [`admin`]: administrators' users table, account changes and their audit.
+//! - [`mail`]: email through SES.
 //! - [`tasks`]: tasks, their uploads and the job that processes them; [`tasks::lifecycle`] makes
 //!   every status change and [`tasks::objects`] owns the S3 key layout.
 //! - [`processor`]: the file processor behind the jobs queue, and the local poller that feeds it.
@@ -30,6 +33,7 @@
 //! local-api's poller ───────────────────┴→ processor::handle_batch → files::{analysis, docx}, tasks::lifecycle
 //! ```
 
+pub mod admin;
 pub mod aws;
 pub mod clock;
 pub mod config;
@@ -38,6 +42,7 @@ pub mod error;
 pub mod files;
 pub mod health;
 pub mod http;
+pub mod mail;
 pub mod processor;
 pub mod state;
 pub mod sweeper;

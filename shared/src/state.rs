@@ -19,6 +19,7 @@ use crate::{
     config::{DatabaseSource, JwtSecret},
     db,
     files::{queue::JobQueue, storage::Storage},
+    mail::Mailer,
     users::token::{Claims, TokenKeys, TokenKind},
 };
 
@@ -28,6 +29,8 @@ pub struct AppState {
     pub db: PgPool,
     pub storage: Storage,
     pub jobs: JobQueue,
+    /// SES, for the emails the sweeper sends.
+    pub mail: Mailer,
     /// The jobs queue's dead-letter queue, when `DEAD_LETTER_QUEUE_URL` names one.
     pub dead_letters: Option<JobQueue>,
     pub config: Arc<Config>,
@@ -73,6 +76,7 @@ impl AppState {
             db,
             storage: Storage::new(&aws, &config),
             jobs: JobQueue::new(&aws, &config.queue_url),
+            mail: Mailer::new(&aws, &config),
             dead_letters: config
                 .dead_letter_queue_url
                 .as_deref()

@@ -5,8 +5,9 @@
 //! waiting its turn; a task whose status follows that draft is cancelled), settles direct uploads
 //! whose URL expired (processed if the object is there, failed if not), deletes objects under
 //! `incoming/` that belong to no draft and objects whose create request died before its commit,
-//! purges the trash older than `TRASH_RETENTION_DAYS`, sweeps the deletion outbox, and purges
-//! what no rule reads any more: expired sessions and delivered outbox jobs. Every duty runs
+//! purges the trash older than `TRASH_RETENTION_DAYS`, sweeps the deletion outbox, mails the
+//! password reset links asked for, and purges what no rule reads any more: expired sessions,
+//! delivered outbox jobs, settled reset requests and expired reset tokens. Every duty runs
 //! whether or not another failed.
 
 use std::time::Duration;
@@ -77,7 +78,13 @@ pub struct SweepReport {
     /// Prefixes still waiting in the deletion outbox after this run (each waits for its second
     /// sweep one visibility timeout after its first).
     pub pending_deletions: i64,
+    /// Password reset links mailed this run.
+    pub reset_emails_sent: usize,
+    /// Reset emails SES did not take this run; each is tried again with a backoff.
+    pub reset_emails_failed: usize,
     pub sessions_purged: u64,
+    /// Settled reset requests and expired reset tokens purged.
+    pub reset_records_purged: u64,
     pub outbox_jobs_purged: u64,
     /// Outbox jobs still unsent after this run, and the age of the oldest in seconds (0 if none):
     /// a job stays unsent only while SQS refuses it, so an age of minutes means an outage.
@@ -210,7 +217,20 @@ pub async fn run_reporting(state: &AppState) -> (SweepReport, Result<(), Error>)
             .await
             .map(|n| report.objects_deleted += n),
     );
+    note(
+        "mail password reset links",
+        users::reset::settle_due(state, BATCH).await.map(|settled| {
+            report.reset_emails_sent = settled.sent;
+            report.reset_emails_failed = settled.failed;
+        }),
+    );
     let old = state.clock.now() - RETENTION;
+    note(
+        "purge reset requests and tokens",
+        users::reset::purge_before(&state.db, old)
+            .await
+            .map(|n| report.reset_records_purged = n),
+    );
     note(
         "purge expired sessions",
         users::db::delete_sessions_expired_before(&state.db, old)
@@ -244,6 +264,8 @@ pub async fn run_reporting(state: &AppState) -> (SweepReport, Result<(), Error>)
         || report.unfinished_uploads_deleted > 0
         || report.trash_purged > 0
         || report.objects_deleted > 0
+        || report.reset_emails_sent > 0
+        || report.reset_emails_failed > 0
     {
         tracing::info!(?report, "sweep done");
     }

@@ -3,11 +3,14 @@
 //! Operations order the work and own the rules (lockout, rotation, reuse detection); SQL is in
 //! `users::db`, hashing in `users::password`, JWTs in `users::token`, HTTP in `users::http`.
 
+pub mod account;
 pub mod db;
 pub mod http;
 pub mod limits;
 pub mod model;
 pub mod password;
+pub mod reset;
+pub mod sessions;
 pub mod token;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -38,12 +41,24 @@ pub struct SignedIn {
 /// [`Error::Conflict`] naming the taken email or username; [`Error::TooManyRequests`] when the
 /// source address has registered too often.
 #[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
-pub async fn register(state: &AppState, new: NewUser, source_ip: &str) -> Result<SignedIn, Error> {
+pub async fn register(
+    state: &AppState,
+    new: NewUser,
+    source_ip: &str,
+    user_agent: Option<&str>,
+) -> Result<SignedIn, Error> {
     let now = state.clock.now();
     limits::begin_registration(state, source_ip, now).await?;
     let hash = password::hash(new.password.clone()).await?;
-    let user = db::insert(&state.db, &new, &hash)
-        .await
+    let user = names_free(db::insert(&state.db, &new, &hash).await)?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    let tokens = start_session(state, &user, true, now, user_agent).await?;
+    Ok(SignedIn { user, tokens })
+}
+
+/// A write of an email or username, with the unique indexes' refusals said as conflicts.
+pub(crate) fn names_free<T>(written: Result<T, Error>) -> Result<T, Error> {
+    written
         .on_constraint(
             "users_email_key",
             Error::Conflict("email already registered"),
@@ -51,10 +66,7 @@ pub async fn register(state: &AppState, new: NewUser, source_ip: &str) -> Result
         .on_constraint(
             "users_username_key",
             Error::Conflict("username already taken"),
-        )?;
-    tracing::Span::current().record("user_id", tracing::field::display(user.id));
-    let tokens = start_session(state, &user, true, now).await?;
-    Ok(SignedIn { user, tokens })
+        )
 }
 
 /// Checks credentials and starts a session; `with_refresh` is false for `POST /auth/token`.
@@ -71,6 +83,7 @@ pub async fn log_in(
     credentials: Credentials,
     source_ip: &str,
     with_refresh: bool,
+    user_agent: Option<&str>,
 ) -> Result<SignedIn, Error> {
     let now = state.clock.now();
     let attempt = limits::begin_login(state, &credentials.email, source_ip, now).await?;
@@ -90,7 +103,7 @@ pub async fn log_in(
         db::update_password_hash(&state.db, user.id, &upgraded).await?;
         tracing::info!("password hash upgraded to current parameters");
     }
-    let tokens = start_session(state, &user, with_refresh, now).await?;
+    let tokens = start_session(state, &user, with_refresh, now, user_agent).await?;
     Ok(SignedIn { user, tokens })
 }
 
@@ -99,6 +112,7 @@ async fn start_session(
     user: &User,
     with_refresh: bool,
     now: DateTime<Utc>,
+    user_agent: Option<&str>,
 ) -> Result<IssuedTokens, Error> {
     let keys = state.keys().await?;
     let session_id = Uuid::new_v4();
@@ -113,7 +127,8 @@ async fn start_session(
     };
     let expires_at = now + ttl;
     let mut tx = state.db.begin().await?;
-    db::insert_session(&mut *tx, session_id, user.id, now, expires_at).await?;
+    db::insert_session(&mut *tx, session_id, user.id, now, expires_at, user_agent).await?;
+    db::record_login(&mut *tx, user.id, now).await?;
     let refresh_token = if with_refresh {
         let claims = Claims::new(TokenKind::Refresh, user.id, session_id, now, ttl);
         db::insert_refresh_token(
@@ -157,7 +172,6 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<SignedIn, 
     let claims = state
         .verify_token(refresh_token, TokenKind::Refresh)
         .await?;
-    let keys = state.keys().await?;
     tracing::Span::current().record("user_id", tracing::field::display(claims.sub));
     let grace = TimeDelta::from_std(state.config.refresh_reuse_grace).unwrap_or(TimeDelta::MAX);
     let mut tx = state.db.begin().await?;
@@ -172,8 +186,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<SignedIn, 
         }
         return Err(Error::Unauthenticated);
     };
-    let lifetime = TimeDelta::from_std(state.config.session_max_lifetime).unwrap_or(TimeDelta::MAX);
-    let left = (started + lifetime - now).to_std().unwrap_or_default();
+    let left = lifetime_left(state, started, now);
     if left.is_zero() {
         return Err(Error::Unauthenticated);
     }
@@ -181,29 +194,51 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<SignedIn, 
         .await?
         .ok_or(Error::Unauthenticated)?
         .require_active()?;
+    let tokens = continue_session(state, &mut tx, user.id, claims.sid, left, now).await?;
+    tx.commit().await?;
+    Ok(SignedIn { user, tokens })
+}
+
+/// What is left of the absolute lifetime of a session that began at `started`.
+pub(crate) fn lifetime_left(
+    state: &AppState,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> std::time::Duration {
+    let lifetime = TimeDelta::from_std(state.config.session_max_lifetime).unwrap_or(TimeDelta::MAX);
+    (started + lifetime - now).to_std().unwrap_or_default()
+}
+
+/// A new pair of tokens in the session `session_id`, which has `left` of its lifetime: the
+/// refresh token is recorded (and the session extended and marked used) in `tx`.
+pub(crate) async fn continue_session(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    session_id: Uuid,
+    left: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<IssuedTokens, Error> {
+    let keys = state.keys().await?;
     let next = Claims::new(
         TokenKind::Refresh,
-        user.id,
-        claims.sid,
+        user_id,
+        session_id,
         now,
         state.config.refresh_token_ttl.min(left),
     );
-    db::insert_refresh_token(&mut *tx, &next.jti_hash(), claims.sid, next.expires_at()).await?;
-    db::extend_session(&mut *tx, claims.sid, next.expires_at()).await?;
-    tx.commit().await?;
+    db::insert_refresh_token(&mut *tx, &next.jti_hash(), session_id, next.expires_at()).await?;
+    db::extend_session(&mut *tx, session_id, next.expires_at(), now).await?;
     let access = Claims::new(
         TokenKind::Access,
-        user.id,
-        claims.sid,
+        user_id,
+        session_id,
         now,
         state.config.access_token_ttl,
     );
-    Ok(SignedIn {
-        user,
-        tokens: IssuedTokens {
-            access_token: keys.sign(&access)?,
-            refresh_token: Some(keys.sign(&next)?),
-        },
+    Ok(IssuedTokens {
+        access_token: keys.sign(&access)?,
+        refresh_token: Some(keys.sign(&next)?),
     })
 }
 

@@ -8,12 +8,13 @@ use tokio::process::Child;
 use crate::runtime_api::RuntimeApi;
 
 /// Every function binary the workspace builds.
-pub const BINARIES: [&str; 9] = [
+pub const BINARIES: [&str; 10] = [
     "auth",
     "tasks-create",
     "tasks-list",
     "tasks-get",
     "tasks-update",
+    "admin",
     "api-docs",
     "file-processor",
     "sweeper",

@@ -40,6 +40,7 @@ async fn registering_returns_the_user_and_sets_both_cookies(pool: PgPool) {
             "id",
             "is_active",
             "is_superuser",
+            "time_zone",
             "updated_at",
             "username"
         ],

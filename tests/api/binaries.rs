@@ -144,6 +144,18 @@ async fn every_binary_serves_the_whole_flow_as_deployed(pool: PgPool) {
     assert_eq!(me.status, StatusCode::OK, "{}", me.text());
     assert_eq!(me.json()["user"]["email"], email);
 
+    // The first administrator, as the operations page says: the migrate function's own event.
+    assert_eq!(ada.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+    let promoted = migrate
+        .runtime
+        .invoke(json!({"promote": email.to_uppercase()}))
+        .await
+        .expect("the migrate function promotes");
+    assert_eq!(promoted["promoted"], email.to_uppercase(), "{promoted}");
+    let users = ada.get("/admin/users").await;
+    assert_eq!(users.status, StatusCode::OK, "{}", users.text());
+    assert_eq!(users.json()["users"][0]["email"], email);
+
     // a task with a file → the processor binary, fed from the queue → list and get
     let created = ada
         .request(Method::POST, "/api/v1/tasks")

@@ -1,6 +1,7 @@
 //! Integration tests: the real router over real Postgres (a fresh database per test) and
 //! LocalStack. Run them with `make test`, which starts both and exports the configuration.
 
+mod accounts;
 mod auth_concurrency;
 mod auth_login;
 mod auth_register;

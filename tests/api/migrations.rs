@@ -143,6 +143,7 @@ async fn status_lists_every_migration_with_its_state(pool: PgPool) {
             (7, "role statement timeout", false),
             (8, "attempts pending uploads leases", false),
             (9, "drafts trash versions", false),
+            (10, "accounts", false),
         ]
     );
 }

@@ -244,6 +244,60 @@ async fn each_functions_s3_permissions_are_exactly_what_its_code_calls(pool: PgP
     app.get("/openapi.json").await;
     record("ApiDocsFunction", calls.take());
 
+    // admin: the users table, a change and the audit, which read no object.
+    writers::admin::promote(&app.state.db, &ada.email, app.clock.now())
+        .await
+        .expect("promote");
+    let admin = app.bearer_token(&ada.email, &ada.password).await;
+    let writer = app.signed_up_user().await;
+    for (method, path, body) in [
+        (axum::http::Method::GET, "/admin/users".to_owned(), None),
+        (
+            axum::http::Method::PATCH,
+            format!("/admin/users/{}", writer.id),
+            Some(json!({"is_active": false})),
+        ),
+        (axum::http::Method::GET, "/admin/audit".to_owned(), None),
+    ] {
+        let request = app.request(method, &path).bearer(&admin);
+        let response = match body {
+            Some(body) => request.json(&body).send().await,
+            None => request.send().await,
+        };
+        assert_eq!(response.status.as_u16(), 200, "{path}: {}", response.text());
+    }
+    record("AdminFunction", calls.take());
+
+    // auth, again: deleting an account deletes its objects under uploads/, incoming/ and results/.
+    let carol = app.signed_up_user().await;
+    app.create_with_file(&carol, "carol.txt", b"carol's words")
+        .await;
+    let jobs: Vec<_> = app
+        .drain_jobs()
+        .await
+        .into_iter()
+        .map(|job| message("carol", job.to_string()))
+        .collect();
+    handle_batch(&app.state, batch(jobs), testkit_deadline()).await;
+    let arriving = format!("{prefix}/incoming/{}/arriving/file.txt", carol.id);
+    plain
+        .state
+        .storage
+        .put(&arriving, b"x".to_vec(), "text/plain")
+        .await
+        .expect("put");
+    calls.take(); // tasks-create's and the processor's, recorded already
+    let deleted = carol
+        .request(axum::http::Method::DELETE, "/auth/me")
+        .json(&json!({"password": carol.password}))
+        .send()
+        .await;
+    assert_eq!(deleted.status.as_u16(), 204, "{}", deleted.text());
+    let deletion = needed(calls.take(), &prefix);
+    used.get_mut("AuthFunction")
+        .expect("recorded above")
+        .extend(deletion);
+
     let template = super::template::template();
     for (function, needs) in &used {
         let mut grants = granted(&template, function);

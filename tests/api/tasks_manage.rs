@@ -27,7 +27,7 @@ fn id(task: &Value) -> &str {
 }
 
 /// Processes every job on the test's queue, as the file processor would.
-async fn process_jobs(app: &TestApp) -> usize {
+pub async fn process_jobs(app: &TestApp) -> usize {
     let jobs = app.drain_jobs().await;
     let n = jobs.len();
     let messages = jobs

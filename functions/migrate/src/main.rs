@@ -1,8 +1,10 @@
-//! Migrations with the seed's verbs: `migrate up | down [--to VERSION|base] | status` as a CLI.
+//! Migrations with the seed's verbs: `migrate up | down [--to VERSION|base] | status` as a CLI,
+//! and `migrate promote <email>`, which makes that account the first administrator.
 //!
-//! In AWS the same binary is a Lambda: invoked with `{"command": "up"}` by hand, and on every
-//! deploy by CloudFormation as the custom resource `Migrations` (template.yaml), before any
-//! function that depends on the new schema is updated.
+//! In AWS the same binary is a Lambda: invoked with `{"command": "up"}` or
+//! `{"promote": "ada@example.com"}` by hand, and on every deploy by CloudFormation as the custom
+//! resource `Migrations` (template.yaml), before any function that depends on the new schema is
+//! updated.
 
 mod custom_resource;
 
@@ -25,6 +27,8 @@ use crate::custom_resource::{CustomResourceEvent, RequestType};
 enum Invocation {
     /// By hand: the CLI's words, e.g. `"up"` or `"down --to base"`.
     Command { command: String },
+    /// By hand: make the account with this email an active administrator.
+    Promote { promote: String },
     /// By CloudFormation, on each deploy and on the stack's deletion.
     Deploy(CustomResourceEvent),
 }
@@ -41,6 +45,12 @@ async fn main() -> anyhow::Result<()> {
                     // The message, with its causes, is what the caller sees when a migration fails.
                     let status = run(command).await.map_err(|e| format!("{e:#}"))?;
                     Ok::<Value, lambda_runtime::Error>(json!(status))
+                }
+                Invocation::Promote { promote: email } => {
+                    let id = promote_account(&email)
+                        .await
+                        .map_err(|e| format!("{e:#}"))?;
+                    Ok(json!({"promoted": email, "user_id": id}))
                 }
                 Invocation::Deploy(deploy) => {
                     let outcome = match deploy.request_type {
@@ -62,6 +72,15 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!(e));
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("promote") {
+        let [_, email] = args.as_slice() else {
+            eprintln!("usage: migrate promote <email>");
+            std::process::exit(2);
+        };
+        let id = promote_account(email).await?;
+        println!("{email} ({id}) is an administrator");
+        return Ok(());
+    }
     let command = match MigrateCommand::parse(&args) {
         Ok(command) => command,
         Err(usage) => {
@@ -74,6 +93,18 @@ async fn main() -> anyhow::Result<()> {
         println!("{:>4}  {mark:<8} {}", line.version, line.description);
     }
     Ok(())
+}
+
+/// Makes the account with `email` an active administrator, recorded in the audit.
+async fn promote_account(email: &str) -> anyhow::Result<uuid::Uuid> {
+    use anyhow::Context;
+    let options = db::options_from_env().await?;
+    let pool = db::connect_once(options).await.context(
+        "connecting to the database (locally: is Postgres running? `make db` starts it)",
+    )?;
+    writers::admin::promote(&pool, email, chrono::Utc::now())
+        .await?
+        .with_context(|| format!("no account has the email {email}: register it first"))
 }
 
 async fn run(command: MigrateCommand) -> anyhow::Result<Vec<MigrationStatus>> {

@@ -173,6 +173,24 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// The client's `User-Agent`, as a session stores it (bounded, no control characters).
+#[derive(Clone, Debug)]
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        Ok(Self(
+            parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(users::sessions::stored_user_agent),
+        ))
+    }
+}
+
 /// The name of the access-token cookie.
 pub const ACCESS_COOKIE: &str = "access_token";
 /// The name of the refresh-token cookie.

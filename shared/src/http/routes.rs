@@ -29,7 +29,7 @@ use utoipa::openapi::{
 use utoipa_axum::{router::UtoipaMethodRouter, routes as documented};
 
 use crate::{
-    AppState, health,
+    AppState, admin, health,
     http::{csrf, docs},
     tasks, users,
 };
@@ -45,17 +45,19 @@ pub enum Function {
     ListTasks,
     GetTask,
     UpdateTask,
+    Admin,
     ApiDocs,
 }
 
 impl Function {
     /// Every HTTP function, for tests that walk the function map.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Auth,
         Self::CreateTask,
         Self::ListTasks,
         Self::GetTask,
         Self::UpdateTask,
+        Self::Admin,
         Self::ApiDocs,
     ];
 
@@ -72,6 +74,7 @@ impl Function {
             Self::ListTasks => "ListTasksFunction",
             Self::GetTask => "GetTaskFunction",
             Self::UpdateTask => "UpdateTaskFunction",
+            Self::Admin => "AdminFunction",
             Self::ApiDocs => "ApiDocsFunction",
         }
     }
@@ -89,6 +92,7 @@ impl Function {
             Self::ListTasks => "tasks-list",
             Self::GetTask => "tasks-get",
             Self::UpdateTask => "tasks-update",
+            Self::Admin => "admin",
             Self::ApiDocs => "api-docs",
         }
     }
@@ -119,6 +123,14 @@ pub fn routes() -> Vec<Route> {
         Route::documented(Auth, documented!(users::http::refresh)),
         Route::documented(Auth, documented!(users::http::log_out)),
         Route::documented(Auth, documented!(users::http::me)),
+        Route::documented(Auth, documented!(users::http::update_me)),
+        Route::documented(Auth, documented!(users::http::delete_me)),
+        Route::documented(Auth, documented!(users::http::change_password)),
+        Route::documented(Auth, documented!(users::http::list_sessions)),
+        Route::documented(Auth, documented!(users::http::end_other_sessions)),
+        Route::documented(Auth, documented!(users::http::end_session)),
+        Route::documented(Auth, documented!(users::http::request_password_reset)),
+        Route::documented(Auth, documented!(users::http::confirm_password_reset)),
         Route::documented(CreateTask, documented!(tasks::http::create)).accepting_uploads(),
         Route::documented(CreateTask, documented!(tasks::http::create_upload)),
         Route::documented(CreateTask, documented!(tasks::http::create_draft)).accepting_uploads(),
@@ -134,6 +146,9 @@ pub fn routes() -> Vec<Route> {
         Route::documented(UpdateTask, documented!(tasks::http::delete)),
         Route::documented(UpdateTask, documented!(tasks::http::restore)),
         Route::documented(UpdateTask, documented!(tasks::http::delete_draft)),
+        Route::documented(Admin, documented!(admin::http::list_users)),
+        Route::documented(Admin, documented!(admin::http::update_user)),
+        Route::documented(Admin, documented!(admin::http::audit)),
         Route::documented(ApiDocs, documented!(docs::openapi_json)),
         // Swagger UI's HTML and assets: pages for people, not operations of the API.
         Route::hidden(ApiDocs, Method::GET, "/docs", docs::index),
@@ -254,7 +269,8 @@ async fn database_ready(
 }
 
 /// `X-Content-Type-Options: nosniff` on every response, so a browser never reads a JSON body
-/// or a download as something else; `Cache-Control: no-store` on every response that has not set
+/// or a download as something else; `Referrer-Policy: no-referrer`, so no URL of the app (a
+/// reset link's included) travels to another site in a `Referer`; `Cache-Control: no-store` on every response that has not set
 /// its own, since all but the docs pages carry a user's data or tokens (a shared cache or the
 /// browser's back button must not replay them).
 async fn security_headers(request: Request<Body>, next: Next) -> Response {
@@ -263,6 +279,10 @@ async fn security_headers(request: Request<Body>, next: Next) -> Response {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
     );
     headers
         .entry(header::CACHE_CONTROL)

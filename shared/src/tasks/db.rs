@@ -156,25 +156,12 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, owner: Uuid, q: &ListQuery) {
         sql.push(" and status = ").push_bind(status);
     }
     if let Some(title) = &q.title {
-        sql.push(" and title ilike ").push_bind(like_pattern(title));
+        sql.push(" and title ilike ")
+            .push_bind(crate::db::like_pattern(title));
     }
     if let Some(before) = q.due_before {
         sql.push(" and due_date < ").push_bind(before);
     }
-}
-
-/// `%<text>%` with LIKE's own characters escaped, so `q=50%` finds "50%", not "50 anything".
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// One page of the owner's tasks in `q`'s order, after `q.after` (or from the start).
@@ -529,15 +516,4 @@ pub(crate) async fn stale_pending_uploads(
         .into_iter()
         .map(|r| (r.object_key, r.reserved_at))
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_title_search_matches_likes_own_characters_literally() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
-        assert_eq!(like_pattern("Novel"), "%Novel%");
-    }
 }

@@ -110,6 +110,23 @@ pub fn task_prefixes(root: &StorageRoot, user: Uuid, task: Uuid) -> [String; 3] 
     ]
 }
 
+/// The key prefixes that hold every object of a user whose tasks are `tasks`.
+///
+/// All their uploads and direct uploads (by the user's prefix), and each task's results:
+/// deleting an account deletes everything under them.
+pub fn user_prefixes(root: &StorageRoot, user: Uuid, tasks: &[Uuid]) -> Vec<String> {
+    let mut prefixes = vec![
+        root.key(&format!("uploads/{user}/")),
+        root.key(&format!("incoming/{user}/")),
+    ];
+    prefixes.extend(
+        tasks
+            .iter()
+            .map(|task| root.key(&format!("results/{task}"))),
+    );
+    prefixes
+}
+
 /// A file name that is safe as one key segment: the last path component of the client's
 /// name, letters, digits and `. _ - ( )` only, no leading dot, at most 100 characters,
 /// never empty.

@@ -33,21 +33,8 @@ impl TaskPatch {
     /// [`ValidationErrors`] at `["body", member]`, or at `["body"]` for a body that is not an
     /// object.
     pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
-        let Value::Object(members) = body else {
-            return Err(ValidationErrors::at(
-                &["body"],
-                "must be a JSON object of the members to change",
-                "model_type",
-            ));
-        };
         let mut errors = ValidationErrors::default();
-        for name in members.keys().filter(|k| !MEMBERS.contains(&k.as_str())) {
-            errors.merge(ValidationErrors::at(
-                &["body", name],
-                "is not a member a task has; it may be one of title, description, due_date, word_target, status",
-                "extra_forbidden",
-            ));
-        }
+        let members = ValidationErrors::merge_patch(body, &MEMBERS, "a task", &mut errors)?;
         let mut patch = Self::default();
         let mut field =
             |name: &str, parse: &mut dyn FnMut(&Value) -> Result<(), ValidationErrors>| {

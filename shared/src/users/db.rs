@@ -99,28 +99,224 @@ pub(crate) async fn insert_session(
     user_id: Uuid,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    user_agent: Option<&str>,
 ) -> Result<(), Error> {
     sqlx::query!(
-        "insert into sessions (id, user_id, created_at, expires_at) values ($1, $2, $3, $4)",
+        r#"
+        insert into sessions (id, user_id, created_at, expires_at, last_used_at, user_agent)
+        values ($1, $2, $3, $4, $3, $5)
+        "#,
         id,
         user_id,
         now,
         expires_at,
+        user_agent,
     )
     .execute(db)
     .await?;
     Ok(())
 }
 
+/// A refresh: the session lives on to `expires_at` and was last used `now`.
 pub(crate) async fn extend_session(
     db: impl PgExecutor<'_>,
     id: Uuid,
     expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<(), Error> {
     sqlx::query!(
-        "update sessions set expires_at = greatest(expires_at, $2) where id = $1",
+        "update sessions set expires_at = greatest(expires_at, $2), last_used_at = $3 where id = $1",
         id,
         expires_at,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Notes a successful sign-in, for the administrators' users table.
+pub(crate) async fn record_login(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "update users set last_login_at = $2 where id = $1",
+        user_id,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The account `id`, locked for the rest of the transaction.
+pub(crate) async fn lock_user(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<User>, Error> {
+    let user = sqlx::query_as!(
+        User,
+        r#"
+        select id, email, username, hashed_password, full_name, is_active, is_superuser,
+               created_at, updated_at, time_zone
+        from users where id = $1 for update
+        "#,
+        id,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(user)
+}
+
+/// What a profile edit writes: each `Some` replaces the stored value.
+pub(crate) struct ProfileChange<'a> {
+    pub full_name: Option<Option<&'a str>>,
+    pub username: Option<&'a str>,
+    pub time_zone: Option<&'a str>,
+    pub email: Option<&'a str>,
+}
+
+pub(crate) async fn update_profile(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    change: &ProfileChange<'_>,
+) -> Result<User, Error> {
+    let user = sqlx::query_as!(
+        User,
+        r#"
+        update users set
+            full_name = case when $2 then $3 else full_name end,
+            username = coalesce($4, username),
+            time_zone = coalesce($5, time_zone),
+            email = coalesce($6, email)
+        where id = $1
+        returning id, email, username, hashed_password, full_name, is_active, is_superuser,
+                  created_at, updated_at, time_zone
+        "#,
+        id,
+        change.full_name.is_some(),
+        change.full_name.flatten(),
+        change.username,
+        change.time_zone,
+        change.email,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(user)
+}
+
+/// One live session, as the devices list shows it.
+pub(crate) struct SessionRow {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+}
+
+pub(crate) async fn live_sessions(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionRow>, Error> {
+    let rows = sqlx::query_as!(
+        SessionRow,
+        r#"
+        select id, created_at, coalesce(last_used_at, created_at) as "last_used_at!", user_agent
+        from sessions
+        where user_id = $1 and revoked_at is null and expires_at > $2
+        order by coalesce(last_used_at, created_at) desc, id
+        "#,
+        user_id,
+        now,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows)
+}
+
+/// Revokes the live session `id` if it is `user_id`'s; `false` when there is no such session.
+pub(crate) async fn revoke_own_session(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    user_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let result = sqlx::query!(
+        r#"
+        update sessions set revoked_at = $4, revoked_reason = $3
+        where id = $1 and user_id = $2 and revoked_at is null and expires_at > $4
+        "#,
+        id,
+        user_id,
+        reason,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Revokes every live session of `user_id` but `keep` (all of them when `None`); how many.
+pub(crate) async fn revoke_sessions_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, Error> {
+    let result = sqlx::query!(
+        r#"
+        update sessions set revoked_at = $4, revoked_reason = $3
+        where user_id = $1 and revoked_at is null and id is distinct from $2
+        "#,
+        user_id,
+        keep,
+        reason,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Spends every refresh token of a session at once (a password change gives it a new one).
+pub(crate) async fn delete_refresh_tokens(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+) -> Result<(), Error> {
+    sqlx::query!(
+        "delete from refresh_tokens where session_id = $1",
+        session_id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the account; its tasks, drafts, sessions and reset token go by cascade.
+pub(crate) async fn delete_user(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), Error> {
+    sqlx::query!("delete from users where id = $1", id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The ids of every task `user_id` has, the trash included.
+pub(crate) async fn task_ids_of(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Vec<Uuid>, Error> {
+    let ids = sqlx::query_scalar!("select id from tasks where user_id = $1", user_id)
+        .fetch_all(db)
+        .await?;
+    Ok(ids)
+}
+
+/// Forgets the failed logins of `email`: a reset lifts the lockout.
+pub(crate) async fn clear_failed_logins(db: impl PgExecutor<'_>, email: &str) -> Result<(), Error> {
+    sqlx::query!(
+        "delete from auth_attempts where kind = 'login_failed' and email = $1",
+        email
     )
     .execute(db)
     .await?;
@@ -289,4 +485,20 @@ pub(crate) async fn delete_sessions_expired_before(
         .execute(db)
         .await?;
     Ok(result.rows_affected())
+}
+
+/// When the live session `id` began; `None` once it is revoked or expired.
+pub(crate) async fn live_session_started(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    let started = sqlx::query_scalar!(
+        "select created_at from sessions where id = $1 and revoked_at is null and expires_at > $2",
+        id,
+        now,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(started)
 }

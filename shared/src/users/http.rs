@@ -2,9 +2,9 @@
 
 use axum::{
     Json,
-    extract::State,
+    extract::{Path, State},
     http::{HeaderMap, StatusCode, header::SET_COOKIE},
-    response::AppendHeaders,
+    response::{AppendHeaders, IntoResponse, Response},
 };
 
 use crate::{
@@ -12,16 +12,18 @@ use crate::{
     http::{
         error::ErrorBody,
         extract::{
-            ACCESS_COOKIE, ApiForm, ApiJson, ClientIp, CurrentUser, REFRESH_COOKIE, access_token,
-            cookie,
+            ACCESS_COOKIE, ApiForm, ApiJson, ClientIp, CurrentUser, REFRESH_COOKIE, UserAgent,
+            access_token, cookie,
         },
     },
     users::{
-        self, SignedIn,
+        self, SignedIn, account,
         model::{
-            AuthResponse, LoginForm, MeResponse, MessageResponse, RegisterForm, TokenForm,
-            TokenResponse,
+            AuthResponse, DeleteAccountForm, LoginForm, MeResponse, MessageResponse,
+            PasswordChangeForm, ProfilePatch, ProfilePatchJson, RegisterForm, ResetConfirmForm,
+            ResetRequestForm, ResetRequested, SessionList, TokenForm, TokenResponse, UserView,
         },
+        reset, sessions,
     },
 };
 
@@ -44,9 +46,10 @@ type Cookies = AppendHeaders<[(axum::http::HeaderName, String); 2]>;
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    UserAgent(agent): UserAgent,
     ApiJson(form): ApiJson<RegisterForm>,
 ) -> Result<(StatusCode, Cookies, Json<AuthResponse>), Error> {
-    let signed_in = users::register(&state, form.parse()?, &ip).await?;
+    let signed_in = users::register(&state, form.parse()?, &ip, agent.as_deref()).await?;
     let (cookies, body) = signed_in_response(&state.config, signed_in);
     Ok((StatusCode::CREATED, cookies, body))
 }
@@ -69,9 +72,10 @@ pub async fn register(
 pub async fn log_in(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    UserAgent(agent): UserAgent,
     ApiJson(form): ApiJson<LoginForm>,
 ) -> Result<(Cookies, Json<AuthResponse>), Error> {
-    let signed_in = users::log_in(&state, form.parse()?, &ip, true).await?;
+    let signed_in = users::log_in(&state, form.parse()?, &ip, true, agent.as_deref()).await?;
     Ok(signed_in_response(&state.config, signed_in))
 }
 
@@ -93,9 +97,10 @@ pub async fn log_in(
 pub async fn token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    UserAgent(agent): UserAgent,
     ApiForm(form): ApiForm<TokenForm>,
 ) -> Result<Json<TokenResponse>, Error> {
-    let signed_in = users::log_in(&state, form.parse()?, &ip, false).await?;
+    let signed_in = users::log_in(&state, form.parse()?, &ip, false, agent.as_deref()).await?;
     Ok(Json(TokenResponse {
         access_token: signed_in.tokens.access_token,
         token_type: "bearer",
@@ -145,12 +150,8 @@ pub async fn log_out(
         cookie(&headers, REFRESH_COOKIE),
     )
     .await?;
-    let cookies = AppendHeaders([
-        (SET_COOKIE, ACCESS.expire(&state.config)),
-        (SET_COOKIE, REFRESH.expire(&state.config)),
-    ]);
     Ok((
-        cookies,
+        expired_cookies(&state.config),
         Json(MessageResponse {
             message: "signed out",
         }),
@@ -178,6 +179,241 @@ pub async fn me(
         user: current.user.into(),
         usage,
     }))
+}
+
+/// Edits the caller's profile (a JSON merge patch); a new email needs `current_password` too.
+#[utoipa::path(
+    patch,
+    path = "/auth/me",
+    operation_id = "update_me",
+    tag = "auth",
+    request_body(content(
+        (ProfilePatchJson = "application/merge-patch+json"),
+        (ProfilePatchJson = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The account as edited", body = UserView),
+        (status = 400, description = "`current_password` is wrong (it counts towards the login lockout)", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
+        (status = 409, description = "The email or the username is another account's", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A member is invalid or unknown, or `email` came without `current_password`", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords; see `Retry-After`", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn update_me(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<UserView>, Error> {
+    let patch = ProfilePatch::parse(&body)?;
+    let user = account::update_profile(&state, &current.user, patch, &ip).await?;
+    Ok(Json(user.into()))
+}
+
+/// Deletes the caller's account at once: tasks (the trash too), drafts, files and sessions.
+#[utoipa::path(
+    delete,
+    path = "/auth/me",
+    operation_id = "delete_me",
+    tag = "auth",
+    request_body = DeleteAccountForm,
+    responses(
+        (status = 204, description = "Deleted; both cookies expired. The email and username are free again"),
+        (status = 400, description = "The password is wrong (it counts towards the login lockout)", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
+        (status = 409, description = "The last active administrator cannot leave", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "`password` is missing", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords; see `Retry-After`", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn delete_me(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ClientIp(ip): ClientIp,
+    ApiJson(form): ApiJson<DeleteAccountForm>,
+) -> Result<(StatusCode, Cookies), Error> {
+    account::delete_account(&state, &current.user, form.parse()?, &ip).await?;
+    Ok((StatusCode::NO_CONTENT, expired_cookies(&state.config)))
+}
+
+/// Changes the password: every other session ends; this one gets new tokens.
+#[utoipa::path(
+    post,
+    path = "/auth/password",
+    operation_id = "change_password",
+    tag = "auth",
+    request_body = PasswordChangeForm,
+    responses(
+        (status = 200, description = "Changed; new `access_token` and `refresh_token` cookies set", body = AuthResponse),
+        (status = 400, description = "`current_password` is wrong (it counts towards the login lockout)", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords; see `Retry-After`", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ClientIp(ip): ClientIp,
+    ApiJson(form): ApiJson<PasswordChangeForm>,
+) -> Result<(Cookies, Json<AuthResponse>), Error> {
+    let (old, new) = form.parse()?;
+    let tokens =
+        account::change_password(&state, &current.user, current.session_id, old, new, &ip).await?;
+    Ok(signed_in_response(
+        &state.config,
+        SignedIn {
+            user: current.user,
+            tokens,
+        },
+    ))
+}
+
+/// The caller's signed-in devices, most recently used first.
+#[utoipa::path(
+    get,
+    path = "/auth/sessions",
+    operation_id = "list_sessions",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The live sessions; `current` marks this one", body = SessionList),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<Json<SessionList>, Error> {
+    Ok(Json(SessionList {
+        sessions: sessions::list(&state, current.user.id, current.session_id).await?,
+    }))
+}
+
+/// Signs one device out (this one too: then the cookies are expired as at logout).
+#[utoipa::path(
+    delete,
+    path = "/auth/sessions/{session_id}",
+    operation_id = "end_session",
+    tag = "auth",
+    params(("session_id" = uuid::Uuid, Path, description = "A session's id, from `GET /auth/sessions`")),
+    responses(
+        (status = 204, description = "The session ended: every token issued in it is refused"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "The caller has no such live session", body = ErrorBody),
+        (status = 422, description = "Not a UUID", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn end_session(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(session_id): Path<String>,
+) -> Result<Response, Error> {
+    let session_id: uuid::Uuid = session_id.parse().map_err(|_| {
+        crate::ValidationErrors::at(&["path", "session_id"], "must be a UUID", "uuid_parsing")
+    })?;
+    sessions::end(&state, current.user.id, session_id).await?;
+    if session_id == current.session_id {
+        return Ok((StatusCode::NO_CONTENT, expired_cookies(&state.config)).into_response());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Signs every other device out.
+#[utoipa::path(
+    delete,
+    path = "/auth/sessions",
+    operation_id = "end_other_sessions",
+    tag = "auth",
+    responses(
+        (status = 204, description = "Every session but this one ended"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Deactivated account, or a cross-site request", body = ErrorBody),
+    ),
+    security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
+)]
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<StatusCode, Error> {
+    sessions::end_others(&state, current.user.id, current.session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Asks for a reset link by email: the same answer, in the same time, whether or not an account
+/// has the email.
+#[utoipa::path(
+    post,
+    path = "/auth/password-reset",
+    operation_id = "request_password_reset",
+    tag = "auth",
+    request_body = ResetRequestForm,
+    responses(
+        (status = 202, description = "Recorded; if an active account has the email, a link valid for 30 minutes is mailed to it", body = ResetRequested),
+        (status = 403, description = "A cross-site request", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Not an email address", body = ErrorBody),
+        (status = 429, description = "Asked too often for this email or from this address; see `Retry-After`", body = ErrorBody),
+    )
+)]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(form): ApiJson<ResetRequestForm>,
+) -> Result<(StatusCode, Json<ResetRequested>), Error> {
+    reset::request(&state, &form.parse()?, &ip).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResetRequested {
+            message: "if an account has this email, a link to reset its password is on its way",
+        }),
+    ))
+}
+
+/// Sets a new password with the token from the email's link; every session of the account ends.
+#[utoipa::path(
+    post,
+    path = "/auth/password-reset/confirm",
+    operation_id = "confirm_password_reset",
+    tag = "auth",
+    request_body = ResetConfirmForm,
+    responses(
+        (status = 200, description = "The password is changed; sign in with it", body = MessageResponse),
+        (status = 400, description = "The token is used, expired or unknown (one answer for all three)", body = ErrorBody),
+        (status = 403, description = "A cross-site request", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "A field is invalid", body = ErrorBody),
+    )
+)]
+pub async fn confirm_password_reset(
+    State(state): State<AppState>,
+    ApiJson(form): ApiJson<ResetConfirmForm>,
+) -> Result<Json<MessageResponse>, Error> {
+    let (token, new) = form.parse()?;
+    reset::confirm(&state, &token, new).await?;
+    Ok(Json(MessageResponse {
+        message: "password changed; sign in with the new one",
+    }))
+}
+
+fn expired_cookies(config: &Config) -> Cookies {
+    AppendHeaders([
+        (SET_COOKIE, ACCESS.expire(config)),
+        (SET_COOKIE, REFRESH.expire(config)),
+    ])
 }
 
 fn signed_in_response(config: &Config, signed_in: SignedIn) -> (Cookies, Json<AuthResponse>) {

@@ -110,7 +110,7 @@ pub async fn begin_registration(
     Ok(())
 }
 
-fn refuse_over(
+pub(crate) fn refuse_over(
     attempts: db::AttemptCount,
     limit: i64,
     window: TimeDelta,

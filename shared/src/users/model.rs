@@ -69,6 +69,11 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An email as the database holds it (validated and lowercased when it was stored).
+    pub(crate) fn stored(email: &str) -> Self {
+        Self(email.to_owned())
+    }
 }
 
 /// A username: 3 to 100 of ASCII letters, digits, `_`, `.` and `-`. Build it with [`Username::parse`].
@@ -220,23 +225,14 @@ impl RegisterForm {
         let password = Password::parse(&self.password)
             .map_err(|e| errors.merge(e))
             .ok();
-        if let Some(name) = &self.full_name {
-            if name.chars().count() > Self::MAX_FULL_NAME_CHARS {
-                errors.merge(ValidationErrors::field(
-                    "full_name",
-                    "must be at most 255 characters",
-                ));
-            } else if name.chars().any(char::is_control) {
-                errors.merge(ValidationErrors::field(
-                    "full_name",
-                    "must not contain control characters",
-                ));
+        let full_name = match self.full_name.as_deref().map(parse_full_name) {
+            Some(Ok(name)) => name,
+            Some(Err(e)) => {
+                errors.merge(e);
+                None
             }
-        }
-        let full_name = self
-            .full_name
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty());
+            None => None,
+        };
         match (email, username, password) {
             (Some(email), Some(username), Some(password)) if errors.is_empty() => Ok(NewUser {
                 email,
@@ -247,6 +243,28 @@ impl RegisterForm {
             _ => Err(errors),
         }
     }
+}
+
+/// A full name as sent: at most 255 characters, no control characters; trimmed, and `None` when
+/// nothing is left.
+///
+/// # Errors
+/// A field error on `full_name`.
+pub fn parse_full_name(raw: &str) -> Result<Option<String>, ValidationErrors> {
+    if raw.chars().count() > RegisterForm::MAX_FULL_NAME_CHARS {
+        return Err(ValidationErrors::field(
+            "full_name",
+            "must be at most 255 characters",
+        ));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(ValidationErrors::field(
+            "full_name",
+            "must not contain control characters",
+        ));
+    }
+    let name = raw.trim();
+    Ok((!name.is_empty()).then(|| name.to_owned()))
 }
 
 /// `POST /auth/login`'s body.
@@ -327,6 +345,317 @@ fn credentials(email: &str, field: &str, password: &str) -> Result<Credentials, 
     }
 }
 
+/// A password to confirm (the current one): any length up to the maximum, as at login.
+fn password_to_confirm(raw: &str, field: &str) -> Result<Password, ValidationErrors> {
+    match raw.chars().count() {
+        0 => Err(ValidationErrors::field(field, "must not be blank")),
+        n if n > Password::MAX_CHARS => Err(ValidationErrors::field(
+            field,
+            "must be at most 128 characters",
+        )),
+        _ => Ok(Password(SecretString::from(raw))),
+    }
+}
+
+/// A new password, under the registration rules; errors name `field`.
+fn new_password(raw: &str, field: &str) -> Result<Password, ValidationErrors> {
+    Password::parse(raw).map_err(|e| {
+        ValidationErrors::field(field, e.items().first().map_or("", |i| i.msg.as_str()))
+    })
+}
+
+/// `POST /auth/password`'s body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChangeForm {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        example = "correct horse battery staple"
+    )]
+    pub current_password: String,
+    #[schema(
+        min_length = 8,
+        max_length = 128,
+        example = "a longer passphrase, newly chosen"
+    )]
+    pub new_password: String,
+}
+
+impl PasswordChangeForm {
+    /// The current password (to confirm) and the new one.
+    ///
+    /// # Errors
+    /// The failures, one per field.
+    pub fn parse(self) -> Result<(Password, Password), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let current = password_to_confirm(&self.current_password, "current_password")
+            .map_err(|e| errors.merge(e))
+            .ok();
+        let new = new_password(&self.new_password, "new_password")
+            .map_err(|e| errors.merge(e))
+            .ok();
+        match (current, new) {
+            (Some(current), Some(new)) => Ok((current, new)),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// `DELETE /auth/me`'s body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteAccountForm {
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        example = "correct horse battery staple"
+    )]
+    pub password: String,
+}
+
+impl DeleteAccountForm {
+    /// The password to confirm.
+    ///
+    /// # Errors
+    /// A field error on `password`.
+    pub fn parse(self) -> Result<Password, ValidationErrors> {
+        password_to_confirm(&self.password, "password")
+    }
+}
+
+/// `POST /auth/password-reset`'s body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequestForm {
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
+    pub email: String,
+}
+
+impl ResetRequestForm {
+    /// The email, normalised.
+    ///
+    /// # Errors
+    /// A field error on `email`.
+    pub fn parse(self) -> Result<Email, ValidationErrors> {
+        Email::parse(&self.email)
+    }
+}
+
+/// `POST /auth/password-reset/confirm`'s body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetConfirmForm {
+    /// The token from the email's link (after `#token=`).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        example = "q3Vd0kCwq2v7yF1i8XwJ4mTn5bq0cZ2yRkq8x7WmQ3A"
+    )]
+    pub token: String,
+    #[schema(
+        min_length = 8,
+        max_length = 128,
+        example = "a longer passphrase, newly chosen"
+    )]
+    pub new_password: String,
+}
+
+impl ResetConfirmForm {
+    /// The token as sent (any string: a bad one fails like a spent one) and the new password.
+    ///
+    /// # Errors
+    /// A field error on `new_password`, or on a blank or overlong `token`.
+    pub fn parse(self) -> Result<(String, Password), ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        if self.token.is_empty() || self.token.len() > 128 {
+            errors.merge(ValidationErrors::field(
+                "token",
+                "must be 1 to 128 characters",
+            ));
+        }
+        let new = new_password(&self.new_password, "new_password")
+            .map_err(|e| errors.merge(e))
+            .ok();
+        match new {
+            Some(new) if errors.is_empty() => Ok((self.token, new)),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A validated `PATCH /auth/me`: each member present in the body.
+#[derive(Clone, Debug, Default)]
+pub struct ProfilePatch {
+    /// `Some(None)` clears the name.
+    pub full_name: Option<Option<String>>,
+    pub username: Option<Username>,
+    pub time_zone: Option<String>,
+    pub email: Option<Email>,
+    /// Required with `email`.
+    pub current_password: Option<Password>,
+}
+
+/// The members `PATCH /auth/me` reads.
+const PROFILE_MEMBERS: [&str; 5] = [
+    "full_name",
+    "username",
+    "time_zone",
+    "email",
+    "current_password",
+];
+
+impl ProfilePatch {
+    /// Reads a JSON merge patch of the caller's profile; every bad member is reported at once.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] at `["body", member]`, or at `["body"]` for a body that is not an
+    /// object.
+    pub fn parse(body: &serde_json::Value) -> Result<Self, ValidationErrors> {
+        use serde_json::Value;
+        let mut errors = ValidationErrors::default();
+        let members =
+            ValidationErrors::merge_patch(body, &PROFILE_MEMBERS, "a profile", &mut errors)?;
+        let mut text = |name: &str, nullable: bool| -> Option<Option<String>> {
+            match members.get(name)? {
+                Value::String(s) => Some(Some(s.clone())),
+                Value::Null if nullable => Some(None),
+                _ => {
+                    let msg = if nullable {
+                        "must be a string or null"
+                    } else {
+                        "must be a string"
+                    };
+                    errors.merge(ValidationErrors::at(&["body", name], msg, "string_type"));
+                    None
+                }
+            }
+        };
+        let full_name = text("full_name", true);
+        let username = text("username", false).flatten();
+        let time_zone = text("time_zone", false).flatten();
+        let email = text("email", false).flatten();
+        let current_password = text("current_password", false).flatten();
+        let mut patch = Self::default();
+        let mut keep = |outcome: Result<(), ValidationErrors>| {
+            if let Err(e) = outcome {
+                errors.merge(e);
+            }
+        };
+        if let Some(name) = full_name {
+            keep(match name {
+                None => {
+                    patch.full_name = Some(None);
+                    Ok(())
+                }
+                Some(name) => parse_full_name(&name).map(|n| patch.full_name = Some(n)),
+            });
+        }
+        if let Some(name) = username {
+            keep(Username::parse(&name).map(|u| patch.username = Some(u)));
+        }
+        if let Some(zone) = time_zone {
+            keep(parse_time_zone(&zone).map(|z| patch.time_zone = Some(z)));
+        }
+        if let Some(email) = email {
+            keep(Email::parse(&email).map(|e| patch.email = Some(e)));
+        }
+        if let Some(password) = current_password {
+            keep(
+                password_to_confirm(&password, "current_password")
+                    .map(|p| patch.current_password = Some(p)),
+            );
+        }
+        if patch.email.is_some() && patch.current_password.is_none() && errors.is_empty() {
+            errors.merge(ValidationErrors::at(
+                &["body", "current_password"],
+                "is required to change the email",
+                "missing",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// An IANA time zone name, as the tz database spells it (`Europe/London`, `UTC`).
+///
+/// # Errors
+/// A field error on `time_zone`.
+pub fn parse_time_zone(raw: &str) -> Result<String, ValidationErrors> {
+    raw.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| {
+            ValidationErrors::field(
+                "time_zone",
+                "must be an IANA time zone name, such as Europe/London or America/New_York",
+            )
+        })
+}
+
+/// `PATCH /auth/me`'s body, for the API document: every member is optional.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // documents the body; `ProfilePatch::parse` reads it
+pub struct ProfilePatchJson {
+    /// `null` clears it.
+    #[schema(
+        nullable = true,
+        example = "Ada King",
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    full_name: Option<String>,
+    #[schema(
+        nullable = false,
+        example = "ada_k",
+        min_length = 3,
+        max_length = 100,
+        pattern = "^[A-Za-z0-9_.-]+$"
+    )]
+    username: Option<String>,
+    /// An IANA name.
+    #[schema(
+        nullable = false,
+        example = "Europe/London",
+        min_length = 1,
+        max_length = 64
+    )]
+    time_zone: Option<String>,
+    /// Only with `current_password`.
+    #[schema(nullable = false, example = "ada.king@example.com", format = Email, max_length = 254)]
+    email: Option<String>,
+    #[schema(nullable = false, min_length = 1, max_length = 128)]
+    current_password: Option<String>,
+}
+
+/// One signed-in device.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// The last refresh (or the sign-in): not every request, so reads stay one round trip.
+    pub last_used_at: DateTime<Utc>,
+    /// The browser and system, shortly (`Firefox on Linux`), when the client sent a `User-Agent`.
+    #[schema(example = "Firefox on Linux")]
+    pub user_agent: Option<String>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// `GET /auth/sessions`'s body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// Live sessions, most recently used first.
+    pub sessions: Vec<SessionView>,
+}
+
+/// `POST /auth/password-reset`'s body: the same whether or not an account has the email.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResetRequested {
+    #[schema(example = "if an account has this email, a link to reset its password is on its way")]
+    pub message: &'static str,
+}
+
 /// A user as the API shows it: never the password hash.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
@@ -338,6 +667,9 @@ pub struct UserView {
     pub is_superuser: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The IANA time zone a task's days are counted in.
+    #[schema(example = "Europe/London")]
+    pub time_zone: String,
 }
 
 impl From<User> for UserView {
@@ -351,6 +683,7 @@ impl From<User> for UserView {
             is_superuser: u.is_superuser,
             created_at: u.created_at,
             updated_at: u.updated_at,
+            time_zone: u.time_zone,
         }
     }
 }

@@ -1,0 +1,10 @@
+//! Lambda: the administrators' routes, `/admin/users` and `/admin/audit`.
+
+use writers::{AppState, Config, http::Function, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let state = AppState::new(Config::from_env()?).await;
+    lambda_http::run(Function::Admin.router(state)).await
+}
