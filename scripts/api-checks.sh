@@ -19,7 +19,9 @@ DATABASE_URL=$(scripts/postgres.sh fresh writers_fuzz)
 export DATABASE_URL
 cargo run --quiet -p migrate -- up >/dev/null
 cargo build --quiet -p writers --bin local-api
-# The server connects as the application role, as in AWS: no DDL, data access only.
+# The server connects as the application role, as in AWS: no DDL, data access only. `migrate
+# promote` below runs as the owner, as an operator runs it.
+owner_url=$DATABASE_URL
 DATABASE_URL=$(scripts/postgres.sh app-url "$DATABASE_URL")
 
 # The fuzzer is one client from one address registering, failing logins and creating tasks by
@@ -42,6 +44,29 @@ register ada@example.com ada "correct horse battery staple"
 shared_email=fuzz-shared@example.com logout_email=fuzz-logout@example.com shared_password="shared fuzzing identity"
 register "$shared_email" fuzz_shared "$shared_password"
 register "$logout_email" fuzz_logout "$shared_password"
+
+# An administrator for the administrator operations, promoted as an operator does it (migrate is
+# built by `cargo run` above), and the one account its fuzzed PATCH /admin/users/{user_id} may
+# change: never the administrator itself nor the shared identity (tools/fuzz/hooks.py).
+admin_email=fuzz-admin@example.com
+register "$admin_email" fuzz_admin "$shared_password"
+DATABASE_URL=$owner_url target/debug/migrate promote "$admin_email" >/dev/null
+FUZZ_ADMIN_TARGET_ID=$(curl -fs -H 'content-type: application/json' \
+    -d "{\"email\": \"fuzz-target@example.com\", \"username\": \"fuzz_target\", \"password\": \"$shared_password\"}" \
+    "$base/auth/register" | python3 -c 'import json, sys; print(json.load(sys.stdin)["user"]["id"])')
+export FUZZ_ADMIN_TARGET_ID
+
+# Password resets, for real tokens in POST /auth/password-reset/confirm (hooks.py): asked for now,
+# before Schemathesis, which from the same address soon meets the limit of 10 an hour; read after
+# the docs test, by when the server's sweeper has mailed them. One per spare user, as a newer
+# request voids its account's older token. The emails are new each run: LocalStack keeps mail.
+reset_emails=() run=$(date +%s)
+for n in 1 2 3; do
+    reset_emails+=("fuzz-reset-$run-$n@example.com")
+    register "${reset_emails[-1]}" "fuzz_reset_$n" "$shared_password"
+    curl -fs -o /dev/null -H 'content-type: application/json' -d "{\"email\": \"${reset_emails[-1]}\"}" \
+        "$base/auth/password-reset"
+done
 
 # A processed task of the shared identity, for the file and result operations (tools/fuzz/hooks.py).
 token=$(curl -fs -d "username=$shared_email&password=${shared_password// /+}" "$base/auth/token" |
@@ -75,6 +100,35 @@ if [ ! -d tools/docs-test/node_modules/playwright-core ]; then
 fi
 DOCS_BASE_URL="$base" DOCS_EMAIL=ada@example.com DOCS_PASSWORD="correct horse battery staple" \
     DOCS_SCREENSHOT="$report_dir/docs.png" node tools/docs-test/docs.mjs
+
+# The reset links LocalStack's SES took (GET only: DELETE would empty every mailbox, and `?email=`
+# filters by sender), the token of each spare user's newest one, comma-separated.
+FUZZ_RESET_TOKENS=$(python3 - "${AWS_ENDPOINT_URL:-http://127.0.0.1:4566}/_aws/ses" "${reset_emails[@]}" <<'PY'
+import json, re, sys, time, urllib.request
+url, emails = sys.argv[1], sys.argv[2:]
+tokens = {}
+for _ in range(60):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        messages = json.load(response)["messages"]
+    for message in messages:  # in the order sent: a later one's token wins
+        link = re.search(r"#token=([A-Za-z0-9_-]{43})", (message.get("Body") or {}).get("text_part") or "")
+        for email in set(emails) & set((message.get("Destination") or {}).get("ToAddresses") or []):
+            if link:
+                tokens[email] = link.group(1)
+    if len(tokens) == len(emails):
+        break
+    time.sleep(0.5)
+else:
+    sys.exit(f"fuzz: LocalStack's SES has no reset link for {sorted(set(emails) - set(tokens))}; see .local/fuzz/server.log")
+print(",".join(tokens[email] for email in emails))
+PY
+)
+export FUZZ_RESET_TOKENS
+# The administrator signs in here, once: the fuzzer, reusing the emails GET /admin/users shows,
+# may lock that one out with wrong passwords later.
+FUZZ_ADMIN_TOKEN=$(curl -fs -d "username=$admin_email&password=${shared_password// /+}" "$base/auth/token" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+export FUZZ_ADMIN_TOKEN
 
 echo "fuzz: schemathesis over every operation of $base/openapi.json" >&2
 rm -f "$report_dir"/counts-*.json  # a failed run must never be judged by an older one's counts

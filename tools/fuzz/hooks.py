@@ -8,6 +8,13 @@
   (FUZZ_TASK_ID, made by the harness); see `point_at_a_processed_task`. The same half of the
   positive cases that edit, delete, restore or add a draft to a task name a task of the shared
   identity made for that case (`point_at_a_task_of_ones_own`).
+- What acts on the caller's own account (edit it, delete it, change its password, end its
+  sessions) runs as a user registered for the case, never as the shared identity; the positive
+  cases send that user's real password (`act_on_an_account_of_its_own`).
+- Every other administrator case runs as the administrator the harness promoted
+  (FUZZ_ADMIN_TOKEN), and changes no account but FUZZ_ADMIN_TARGET_ID (`act_as_the_administrator`).
+- The first positive confirmations of a password reset spend the real tokens the harness read
+  from LocalStack's mail (FUZZ_RESET_TOKENS); see `spend_a_reset_token`.
 - Every answer is counted per operation; at exit the counts are written to FUZZ_REPORT, and the
   harness fails the run if any operation never got a 2xx.
 """
@@ -28,12 +35,14 @@ BASE_URL = os.environ["FUZZ_BASE_URL"]
 COUNTS: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
 
-def fresh_user() -> tuple[str, str]:
-    """Registers a new user and returns its access and refresh tokens."""
+FRESH_PASSWORD = "fuzzing password"
+
+
+def fresh_user() -> tuple[str, str, str]:
+    """Registers a new user and returns its email, access token and refresh token."""
     tag = uuid.uuid4().hex[:12]
-    body = json.dumps(
-        {"email": f"fuzz-{tag}@example.com", "username": f"fuzz_{tag}", "password": "fuzzing password"}
-    ).encode()
+    email = f"fuzz-{tag}@example.com"
+    body = json.dumps({"email": email, "username": f"fuzz_{tag}", "password": FRESH_PASSWORD}).encode()
     request = urllib.request.Request(
         f"{BASE_URL}/auth/register", data=body, headers={"content-type": "application/json"}
     )
@@ -41,7 +50,7 @@ def fresh_user() -> tuple[str, str]:
         jar = http.cookies.SimpleCookie()
         for header in response.headers.get_all("set-cookie") or []:
             jar.load(header)
-    return jar["access_token"].value, jar["refresh_token"].value
+    return email, jar["access_token"].value, jar["refresh_token"].value
 
 
 # For each field of the multipart task form, a value the document rules out.
@@ -144,32 +153,42 @@ def point_at_a_processed_task(case):
 SHARED_TOKEN: list[str] = []
 
 
+def sign_in(email: str, password: str) -> str:
+    """A new session of the account, through the OAuth2 password flow; returns its access token."""
+    body = f"username={urllib.parse.quote(email)}&password={urllib.parse.quote(password)}"
+    request = urllib.request.Request(
+        f"{BASE_URL}/auth/token",
+        data=body.encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["access_token"]
+
+
 def shared_token() -> str:
     """The shared identity's access token, signed in once (Schemathesis holds its own)."""
     if not SHARED_TOKEN:
-        body = f"username={urllib.parse.quote(SHARED_EMAIL)}&password={urllib.parse.quote(SHARED_PASSWORD)}"
-        request = urllib.request.Request(
-            f"{BASE_URL}/auth/token",
-            data=body.encode(),
-            headers={"content-type": "application/x-www-form-urlencoded"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            SHARED_TOKEN.append(json.load(response)["access_token"])
+        SHARED_TOKEN.append(sign_in(SHARED_EMAIL, SHARED_PASSWORD))
     return SHARED_TOKEN[0]
 
 
-def own_task(method: str = "POST", path: str = "/api/v1/tasks", body: dict | None = None) -> dict:
-    """A request as the shared identity; returns its JSON answer (empty for a 204)."""
+def request_as(token: str, method: str, path: str, body: dict | None = None) -> dict:
+    """A request with `token`; returns its JSON answer (empty for a 204)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         f"{BASE_URL}{path}",
         data=data,
         method=method,
-        headers={"authorization": f"Bearer {shared_token()}", "content-type": "application/json"},
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         raw = response.read()
     return json.loads(raw) if raw else {}
+
+
+def own_task(method: str = "POST", path: str = "/api/v1/tasks", body: dict | None = None) -> dict:
+    """A request as the shared identity; returns its JSON answer (empty for a 204)."""
+    return request_as(shared_token(), method, path, body)
 
 
 # The operations whose positive cases, every other one, name a task made for the case: a
@@ -235,6 +254,125 @@ def spare_the_shared_identity(case):
             case.body[field] = "fuzz-stranger@example.com"
 
 
+def carries_the_shared_identity(case) -> bool:
+    """Whether Schemathesis signed the case in as the shared identity (not one of its auth probes)."""
+    return bool(getattr(case, "_has_explicit_auth", False))
+
+
+def act_as(case, token: str):
+    """The case is sent with `token` in place of the shared identity's.
+
+    Set in place, as Schemathesis set its own: the credential is no generated header, and replacing
+    the container would have the case's generated headers judged again.
+    """
+    case.headers["Authorization"] = f"Bearer {token}"
+
+
+# What a person does to their own account. Each such case runs as an account registered for it.
+ON_A_FRESH_ACCOUNT = {
+    ("PATCH", "/auth/me"),
+    ("DELETE", "/auth/me"),
+    ("POST", "/auth/password"),
+    ("DELETE", "/auth/sessions"),
+    ("DELETE", "/auth/sessions/{session_id}"),
+}
+# The member that asks for the current password, where the document requires one.
+PASSWORD_MEMBER = {("DELETE", "/auth/me"): "password", ("POST", "/auth/password"): "current_password"}
+
+
+def act_on_an_account_of_its_own(case):
+    """A case that acts on the caller's own account runs as a user registered for it.
+
+    As the shared identity, a generated password is wrong and counts towards the login lockout of
+    its email (ten lock Schemathesis' own sign-in out); a right one would delete the identity,
+    change its password or change the email it signs in with; and ending its other sessions would
+    end the one these hooks make tasks with. Schemathesis' probes with missing or forged
+    credentials carry no identity and are left as they are.
+
+    Positive cases send the new user's real password wherever one is asked for, and with every new
+    email, which needs it: valid data then reaches the 2xx, not the 400 of a wrong password (that
+    has its own tests). A made-up time zone is no IANA name (422), so they name the document's
+    example. Every other positive `DELETE /auth/sessions/{session_id}` names the user's second
+    session, signed in for it; the rest name a generated id (404).
+    """
+    operation = (case.operation.method.upper(), case.operation.path)
+    if operation not in ON_A_FRESH_ACCOUNT or not carries_the_shared_identity(case):
+        return
+    email, token, _ = fresh_user()
+    act_as(case, token)
+    if not positive(case):
+        return
+    body = case.body if isinstance(case.body, dict) else {}
+    if PASSWORD_MEMBER.get(operation) in body:
+        body[PASSWORD_MEMBER[operation]] = FRESH_PASSWORD
+    if operation == ("PATCH", "/auth/me"):
+        if "email" in body or "current_password" in body:
+            body["current_password"] = FRESH_PASSWORD
+        if "time_zone" in body:
+            body["time_zone"] = "Europe/London"
+    if operation == ("DELETE", "/auth/sessions/{session_id}"):
+        TURN[operation] += 1
+        if TURN[operation] % 2 == 0:
+            sign_in(email, FRESH_PASSWORD)  # a second session: the one this case ends
+            sessions = request_as(token, "GET", "/auth/sessions")["sessions"]
+            other = next(session["id"] for session in sessions if not session["current"])
+            case.path_parameters = {**(case.path_parameters or {}), "session_id": other}
+
+
+ADMIN_TOKEN = os.environ.get("FUZZ_ADMIN_TOKEN")
+ADMIN_TARGET = os.environ.get("FUZZ_ADMIN_TARGET_ID")
+ADMINISTRATION = {("GET", "/admin/users"), ("PATCH", "/admin/users/{user_id}"), ("GET", "/admin/audit")}
+
+
+def is_uuid(value) -> bool:
+    """Whether `value` reads as a UUID: Python takes every spelling the server takes, and more."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def act_as_the_administrator(case):
+    """Every other administrator case runs as the administrator, and names no account but the target.
+
+    The shared identity is no administrator (403). As the administrator, positive cases reach the
+    200 and negative ones the validation only an administrator's request gets to. Schemathesis
+    reuses the ids it has seen (`GET /admin/users` lists every account's), so a well-formed user id
+    is replaced by FUZZ_ADMIN_TARGET_ID's, an account registered for nothing else: a deactivated
+    shared identity would end the run, and the administrator, once the target is promoted, may be
+    deactivated too, which ends its sessions.
+    """
+    operation = (case.operation.method.upper(), case.operation.path)
+    if not (ADMIN_TOKEN and ADMIN_TARGET) or operation not in ADMINISTRATION:
+        return
+    if not carries_the_shared_identity(case):
+        return
+    TURN[operation] += 1
+    if TURN[operation] % 2:
+        return
+    act_as(case, ADMIN_TOKEN)
+    if is_uuid((case.path_parameters or {}).get("user_id")):
+        case.path_parameters = {**case.path_parameters, "user_id": ADMIN_TARGET}
+
+
+RESET_TOKENS = [token for token in os.environ.get("FUZZ_RESET_TOKENS", "").split(",") if token]
+
+
+def spend_a_reset_token(case):
+    """The first positive confirmations of a password reset carry a real token, one each, while they last.
+
+    A token travels only by email: the harness asked for one per spare user before the run and read
+    them from LocalStack's SES. Each works once, and a newer request for its email voids it, so they
+    are spent first. Every later case's made-up token gets the 400 the document gives a spent,
+    expired or unknown one (schemathesis.toml).
+    """
+    operation = (case.operation.method.upper(), case.operation.path)
+    confirmation = operation == ("POST", "/auth/password-reset/confirm")
+    if RESET_TOKENS and confirmation and positive(case) and isinstance(case.body, dict):
+        case.body["token"] = RESET_TOKENS.pop(0)
+
+
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     spare_the_shared_identity(case)
@@ -242,9 +380,12 @@ def before_call(ctx, case, kwargs):
     ensure_negative_multipart_is_invalid(case)
     point_at_a_processed_task(case)
     point_at_a_task_of_ones_own(case)
+    act_on_an_account_of_its_own(case)
+    act_as_the_administrator(case)
+    spend_a_reset_token(case)
     # Rotating a refresh token ends its family on reuse: give each refresh a family of its own.
     if case.operation.method.upper() == "POST" and case.operation.path == "/auth/refresh":
-        _, refresh = fresh_user()
+        _, _, refresh = fresh_user()
         case.cookies = {**(case.cookies or {}), "refresh_token": refresh}
         # A real credential, as a registered auth provider would mark it: the auth checks then probe
         # with it removed or replaced, instead of judging it a generated value that was accepted.
