@@ -12,8 +12,8 @@ export STORAGE_ROOT ?= s3://writers-local/writers
 export QUEUE_URL ?= http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-jobs
 export DEAD_LETTER_QUEUE_URL ?= http://127.0.0.1:4566/queue/us-east-1/000000000000/writers-jobs-dlq
 export JWT_SECRET ?= local-development-only-secret-never-use-in-production-0123456789
-# Reset emails: the sender LocalStack's SES verifies (localstack/init.py), and the web app the
-# links open (local-api serves it).
+# Reset emails: the sender LocalStack's SES verifies (localstack/init.py), and the origin of the
+# web app whose /reset page the links open.
 export MAIL_FROM ?= writers@example.com
 export APP_URL ?= http://127.0.0.1:$(or $(PORT),8000)
 # The application's own database role, which `migrate up` creates; local-api and the tests

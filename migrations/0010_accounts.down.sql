@@ -2,6 +2,10 @@
 drop table admin_audit;
 drop table password_reset_tokens;
 drop table password_reset_requests;
+drop trigger users_maintain_timestamps on users;
+create trigger users_maintain_timestamps
+    before update on users
+    for each row execute function maintain_timestamps();
 alter table users drop column last_login_at;
 drop index sessions_user_live_idx;
 update sessions set revoked_reason = 'logout'

@@ -13,8 +13,19 @@ alter table sessions add constraint sessions_revoked_reason_check check (revoked
 -- The live sessions of one user, newest use first (the devices list).
 create index sessions_user_live_idx on sessions (user_id, last_used_at desc) where revoked_at is null;
 
--- The administrators' users table shows the last login.
+-- The administrators' users table shows the last login. A sign-in is not an edit: updated_at
+-- keeps meaning that the account changed.
 alter table users add column last_login_at timestamptz;
+drop trigger users_maintain_timestamps on users;
+create trigger users_maintain_timestamps
+    before update on users
+    for each row
+    when ((old.email, old.username, old.hashed_password, old.full_name, old.is_active,
+           old.is_superuser, old.time_zone, old.created_at)
+          is distinct from
+          (new.email, new.username, new.hashed_password, new.full_name, new.is_active,
+           new.is_superuser, new.time_zone, new.created_at))
+    execute function maintain_timestamps();
 
 -- Forgotten passwords: the request records only what was asked, in an outbox; the sweeper looks
 -- the account up and mails the link, so no answer, nor its timing, depends on the account.

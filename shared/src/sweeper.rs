@@ -110,6 +110,7 @@ impl SweepReport {
                         {"Name": "OldestUnsentOutboxJobAge", "Unit": "Seconds"},
                         {"Name": "TasksCancelled", "Unit": "Count"},
                         {"Name": "FailedDuties", "Unit": "Count"},
+                        {"Name": "FailedResetEmails", "Unit": "Count"},
                     ],
                 }],
             },
@@ -118,6 +119,7 @@ impl SweepReport {
             "OldestUnsentOutboxJobAge": self.oldest_unsent_secs,
             "TasksCancelled": self.tasks_cancelled,
             "FailedDuties": self.failed_duties.len(),
+            "FailedResetEmails": self.reset_emails_failed,
         })
         .to_string()
     }

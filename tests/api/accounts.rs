@@ -287,6 +287,8 @@ async fn devices_are_listed_and_signed_out_one_by_one_or_all_at_once(pool: PgPoo
     app.clock.advance(TimeDelta::minutes(1));
     let iphone = log_in(&app, &ada.email, PASSWORD, phone).await;
 
+    let updated_at = ada.get("/auth/me").await.json()["user"]["updated_at"].clone();
+    assert!(updated_at.is_string());
     let listed = ada.get("/auth/sessions").await;
     assert_eq!(listed.status, StatusCode::OK);
     let sessions = listed.json()["sessions"]
@@ -361,6 +363,11 @@ async fn devices_are_listed_and_signed_out_one_by_one_or_all_at_once(pool: PgPoo
     );
     assert_eq!(me_status(&app, &ada.access).await, StatusCode::OK);
     assert_eq!(me_status(&app, &bob.access).await, StatusCode::OK);
+    assert_eq!(
+        ada.get("/auth/me").await.json()["user"]["updated_at"],
+        updated_at,
+        "signing in is no edit of the account"
+    );
     let left = ada.get("/auth/sessions").await.json();
     assert_eq!(left["sessions"].as_array().map(Vec::len), Some(1));
 
@@ -382,6 +389,7 @@ async fn devices_are_listed_and_signed_out_one_by_one_or_all_at_once(pool: PgPoo
 async fn a_reset_link_arrives_by_email_and_works_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ada = app.signed_up_user().await;
+    let bob = app.signed_up_user().await;
     let laptop = log_in(&app, &ada.email, PASSWORD, "laptop").await;
     // Locked out by someone guessing.
     for _ in 0..writers::users::limits::MAX_FAILED_LOGINS_PER_EMAIL {
@@ -439,6 +447,11 @@ async fn a_reset_link_arrives_by_email_and_works_once(pool: PgPool) {
         me_status(&app, &access_of(&laptop)).await,
         StatusCode::UNAUTHORIZED,
         "every session ends"
+    );
+    assert_eq!(
+        me_status(&app, &bob.access).await,
+        StatusCode::OK,
+        "but nobody else's"
     );
     assert_eq!(
         log_in(&app, &ada.email, "a brand new passphrase", "x")

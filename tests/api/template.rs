@@ -480,17 +480,23 @@ fn cors_is_for_the_configured_origins_with_credentials() {
 }
 
 #[test]
-fn the_unsent_jobs_alarm_reads_the_metric_the_sweeper_prints() {
+fn the_sweeper_alarms_read_the_metrics_the_sweeper_prints() {
     let template = template();
-    let alarm = &template["Resources"]["UnsentJobsAlarm"]["Properties"];
-    assert_eq!(alarm["Namespace"], writers::sweeper::METRICS_NAMESPACE);
     let line: serde_json::Value = serde_json::from_str(
         &writers::sweeper::SweepReport::default().metrics_line("sweeper", chrono::Utc::now()),
     )
     .expect("JSON");
-    let metric = alarm["MetricName"].as_str().expect("a metric");
-    assert!(line[metric].is_number(), "the sweeper prints {metric}");
-    assert_eq!(alarm["Dimensions"][0]["Name"], "FunctionName");
+    for name in ["UnsentJobsAlarm", "ResetEmailsAlarm"] {
+        let alarm = &template["Resources"][name]["Properties"];
+        assert_eq!(
+            alarm["Namespace"],
+            writers::sweeper::METRICS_NAMESPACE,
+            "{name}"
+        );
+        let metric = alarm["MetricName"].as_str().expect("a metric");
+        assert!(line[metric].is_number(), "the sweeper prints {metric}");
+        assert_eq!(alarm["Dimensions"][0]["Name"], "FunctionName", "{name}");
+    }
     for alarm in [
         "DeadLetterAlarm",
         "FunctionErrorsAlarm",

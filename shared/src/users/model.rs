@@ -562,7 +562,7 @@ impl ProfilePatch {
                     .map(|p| patch.current_password = Some(p)),
             );
         }
-        if patch.email.is_some() && patch.current_password.is_none() && errors.is_empty() {
+        if members.contains_key("email") && !members.contains_key("current_password") {
             errors.merge(ValidationErrors::at(
                 &["body", "current_password"],
                 "is required to change the email",

@@ -36,6 +36,8 @@ pub const PER_ADDRESS: i64 = 10;
 pub const WINDOW: TimeDelta = TimeDelta::hours(1);
 /// A request not mailed within this long is given up: a link that late would only confuse.
 pub const GIVE_UP_AFTER: TimeDelta = TimeDelta::hours(1);
+/// How long one sweep spends mailing: the sweeper has other duties within its minute.
+const MAIL_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 /// How long a request is leased to the sweeper run that took it.
 const LEASE: TimeDelta = TimeDelta::minutes(2);
 
@@ -140,7 +142,12 @@ pub async fn settle_due(state: &AppState, batch: i64) -> Result<Settled, Error> 
     .fetch_all(&state.db)
     .await?;
     let mut settled = Settled::default();
+    let started = std::time::Instant::now();
     for request in due {
+        // What is left keeps its lease, and a later run takes it up: the sweep has other duties.
+        if started.elapsed() > MAIL_BUDGET {
+            break;
+        }
         if request.requested_at < now - GIVE_UP_AFTER {
             settle(&state.db, request.id, "given_up", now).await?;
             tracing::warn!(request = request.id, "password reset email given up");
@@ -152,7 +159,7 @@ pub async fn settle_due(state: &AppState, batch: i64) -> Result<Settled, Error> 
             settled.no_account += 1;
             continue;
         };
-        match mail_link(state, &user, now).await {
+        match mail_link(state, &user, request.requested_at, now).await {
             Ok(()) => {
                 settle(&state.db, request.id, "sent", now).await?;
                 tracing::info!(user_id = %user.id, "password reset email sent");
@@ -171,6 +178,8 @@ pub async fn settle_due(state: &AppState, batch: i64) -> Result<Settled, Error> 
                 .execute(&state.db)
                 .await?;
                 settled.failed += 1;
+                // SES is refusing or unreachable: the rest would only wait on it too.
+                break;
             }
         }
     }
@@ -194,11 +203,19 @@ async fn settle(
     Ok(())
 }
 
-/// Issues `user` a new token (voiding any earlier one) and mails them the link.
-async fn mail_link(state: &AppState, user: &User, now: DateTime<Utc>) -> Result<(), Error> {
+/// Mails `user` a link with a new token, then records the token (voiding any earlier one): a
+/// letter SES does not take leaves an earlier link working.
+async fn mail_link(
+    state: &AppState,
+    user: &User,
+    requested_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let mut secret = [0_u8; 32];
     aws_lc_rs::rand::fill(&mut secret).map_err(|_| anyhow::anyhow!("no random bytes"))?;
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    let link = format!("{}/reset#token={token}", state.config.app_url);
+    state.mail.send(&letter(user, &link, requested_at)).await?;
     sqlx::query!(
         r#"
         insert into password_reset_tokens (user_id, token_hash, created_at, expires_at)
@@ -214,8 +231,6 @@ async fn mail_link(state: &AppState, user: &User, now: DateTime<Utc>) -> Result<
     )
     .execute(&state.db)
     .await?;
-    let link = format!("{}/reset#token={token}", state.config.app_url);
-    state.mail.send(&letter(user, &link, now)).await?;
     Ok(())
 }
 
@@ -223,7 +238,7 @@ fn hash(token: &str) -> Vec<u8> {
     digest(&SHA256, token.as_bytes()).as_ref().to_vec()
 }
 
-/// The reset letter: which account, when it was asked for, the link, and how to ignore it.
+/// The reset letter: which account, when it was asked for (`at`), the link, and how to ignore it.
 pub fn letter(user: &User, link: &str, at: DateTime<Utc>) -> Letter {
     let zone: chrono_tz::Tz = user.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let when = at
