@@ -161,7 +161,7 @@ say "starting LocalStack on 127.0.0.1:$ls_port (log .local/soak/localstack.log)"
 # localstack.sh's variables (../shared/notes/localstack.md) on the soak's own port and data
 # directory; DNS_ADDRESS=0: no DNS server, which a second LocalStack on the machine would fight
 # the first for.
-env GATEWAY_LISTEN="127.0.0.1:$ls_port" SERVICES=s3,sqs LOCALSTACK_CLI=0 PERSISTENCE=0 \
+env GATEWAY_LISTEN="127.0.0.1:$ls_port" SERVICES=s3,sqs,ses LOCALSTACK_CLI=0 PERSISTENCE=0 \
     SQS_ENDPOINT_STRATEGY=path LOCALSTACK_HOST="127.0.0.1:$ls_port" \
     OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$state/localstack-data" \
     S3_SKIP_SIGNATURE_VALIDATION=0 EAGER_SERVICE_LOADING=1 DNS_ADDRESS=0 \
