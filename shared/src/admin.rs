@@ -15,7 +15,12 @@ use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::{AppState, Error, ValidationErrors, tasks::paging::Cursor, users::User, users::db};
+use crate::{
+    AppState, Error, ValidationErrors,
+    tasks::paging::{Cursor, query_number},
+    users::User,
+    users::db,
+};
 
 /// Refuses anyone but an active superuser.
 ///
@@ -88,7 +93,7 @@ impl UsersParams {
     /// A `422` naming each bad parameter.
     pub fn parse(&self) -> Result<UsersQuery, ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let limit = page_limit(self.limit.as_deref(), 50).map_err(|e| errors.merge(e));
+        let limit = query_number(&mut errors, "limit", self.limit.as_deref(), 50, 1, 100);
         let q = match self.q.as_deref() {
             Some(q) if q.chars().count() > 254 || q.chars().any(char::is_control) => {
                 errors.merge(ValidationErrors::at(
@@ -115,27 +120,11 @@ impl UsersParams {
                 }
             },
         };
-        match limit {
-            Ok(limit) if errors.is_empty() => Ok(UsersQuery { limit, q, after }),
-            _ => Err(errors),
+        if errors.is_empty() {
+            Ok(UsersQuery { limit, q, after })
+        } else {
+            Err(errors)
         }
-    }
-}
-
-fn page_limit(raw: Option<&str>, default: i64) -> Result<i64, ValidationErrors> {
-    match raw {
-        None => Ok(default),
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                ValidationErrors::at(
-                    &["query", "limit"],
-                    "must be a whole number from 1 to 100",
-                    "value_error",
-                )
-            }),
     }
 }
 
@@ -172,7 +161,33 @@ pub struct AdminUserPage {
 /// [`Error::Database`] when the database is down.
 pub async fn list_users(state: &AppState, query: &UsersQuery) -> Result<AdminUserPage, Error> {
     let pattern = query.q.as_deref().map(crate::db::like_pattern);
-    let (after_at, after_id) = query.after.map(|c| (c.created_at, c.id)).unzip();
+    let users = views(
+        &state.db,
+        pattern.as_deref(),
+        query.after,
+        None,
+        query.limit + 1,
+    )
+    .await?;
+    let total = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from users u where ($1::text is null or u.email ilike $1 or u.username ilike $1)"#,
+        pattern,
+    )
+    .fetch_one(&state.db)
+    .await?;
+    Ok(page_of(users, query.limit, total))
+}
+
+/// Accounts as administrators see them, newest first: those matching the LIKE `pattern`, after
+/// `after`, or only `id`; at most `limit`.
+async fn views(
+    db: &sqlx::PgPool,
+    pattern: Option<&str>,
+    after: Option<Cursor>,
+    id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<AdminUserView>, Error> {
+    let (after_at, after_id) = after.map(|c| (c.created_at, c.id)).unzip();
     let users = sqlx::query_as!(
         AdminUserView,
         r#"
@@ -184,23 +199,19 @@ pub async fn list_users(state: &AppState, query: &UsersQuery) -> Result<AdminUse
         from users u
         where ($1::text is null or u.email ilike $1 or u.username ilike $1)
           and ($2::timestamptz is null or (u.created_at, u.id) < ($2, $3))
+          and ($4::uuid is null or u.id = $4)
         order by u.created_at desc, u.id desc
-        limit $4
+        limit $5
         "#,
         pattern,
         after_at,
         after_id,
-        query.limit + 1,
+        id,
+        limit,
     )
-    .fetch_all(&state.db)
+    .fetch_all(db)
     .await?;
-    let total = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from users u where ($1::text is null or u.email ilike $1 or u.username ilike $1)"#,
-        pattern,
-    )
-    .fetch_one(&state.db)
-    .await?;
-    Ok(page_of(users, query.limit, total))
+    Ok(users)
 }
 
 fn page_of(mut users: Vec<AdminUserView>, limit: i64, total: i64) -> AdminUserPage {
@@ -315,20 +326,10 @@ pub async fn update_user(
         tracing::info!(ended, "account deactivated: its sessions ended");
     }
     tx.commit().await?;
-    let view = sqlx::query_as!(
-        AdminUserView,
-        r#"
-        select u.id, u.email, u.username, u.full_name, u.is_active, u.is_superuser, u.created_at,
-               u.last_login_at,
-               (select count(*) from tasks t where t.user_id = u.id) as "task_count!",
-               (select coalesce(sum(d.file_size), 0) from task_drafts d
-                join tasks t on t.id = d.task_id where t.user_id = u.id)::bigint as "stored_bytes!"
-        from users u where u.id = $1
-        "#,
-        target,
-    )
-    .fetch_one(&state.db)
-    .await?;
+    let view = views(&state.db, None, None, Some(target), 1)
+        .await?
+        .pop()
+        .ok_or(Error::NotFound("user"))?;
     Ok(view)
 }
 
@@ -431,7 +432,7 @@ pub struct AuditPage {
 /// `422` for a bad parameter; [`Error::Database`] when the database is down.
 pub async fn audit_page(state: &AppState, params: &AuditParams) -> Result<AuditPage, Error> {
     let mut errors = ValidationErrors::default();
-    let limit = page_limit(params.limit.as_deref(), 50).map_err(|e| errors.merge(e));
+    let limit = query_number(&mut errors, "limit", params.limit.as_deref(), 50, 1, 100);
     let after = match params.after.as_deref() {
         None => None,
         Some(raw) => match raw.parse::<i64>().ok().filter(|n| *n >= 1) {
@@ -446,10 +447,9 @@ pub async fn audit_page(state: &AppState, params: &AuditParams) -> Result<AuditP
             }
         },
     };
-    let limit = match limit {
-        Ok(limit) if errors.is_empty() => limit,
-        _ => return Err(errors.into()),
-    };
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
     let mut entries = sqlx::query_as!(
         AuditEntry,
         r#"

@@ -44,6 +44,46 @@ pub struct ListParams {
     pub after: Option<String>,
 }
 
+/// A whole-number query parameter `name` in `min..=max`, `default` when absent; a bad one adds
+/// its error (at `["query", name]`) to `errors` and reads as `default`.
+pub(crate) fn query_number(
+    errors: &mut ValidationErrors,
+    name: &str,
+    raw: Option<&str>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> i64 {
+    let Some(raw) = raw else { return default };
+    match raw.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => n,
+        Ok(n) if n < min => {
+            errors.merge(ValidationErrors::at(
+                &["query", name],
+                format!("must be at least {min}"),
+                "greater_than_equal",
+            ));
+            default
+        }
+        Ok(_) => {
+            errors.merge(ValidationErrors::at(
+                &["query", name],
+                format!("must be between {min} and {max}"),
+                "range",
+            ));
+            default
+        }
+        Err(_) => {
+            errors.merge(ValidationErrors::at(
+                &["query", name],
+                "must be an integer",
+                "int_parsing",
+            ));
+            default
+        }
+    }
+}
+
 /// The order of a page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Sort {
@@ -165,34 +205,7 @@ impl ListParams {
     pub fn parse(&self) -> Result<ListQuery, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let mut number = |name: &str, raw: Option<&str>, default: i64, min: i64, max: i64| {
-            let Some(raw) = raw else { return default };
-            match raw.parse::<i64>() {
-                Ok(n) if (min..=max).contains(&n) => n,
-                Ok(n) if n < min => {
-                    errors.merge(ValidationErrors::at(
-                        &["query", name],
-                        format!("must be at least {min}"),
-                        "greater_than_equal",
-                    ));
-                    default
-                }
-                Ok(_) => {
-                    errors.merge(ValidationErrors::at(
-                        &["query", name],
-                        format!("must be between {min} and {max}"),
-                        "range",
-                    ));
-                    default
-                }
-                Err(_) => {
-                    errors.merge(ValidationErrors::at(
-                        &["query", name],
-                        "must be an integer",
-                        "int_parsing",
-                    ));
-                    default
-                }
-            }
+            query_number(&mut errors, name, raw, default, min, max)
         };
         let skip = number("skip", self.skip.as_deref(), 0, 0, Self::MAX_SKIP);
         let limit = number(
