@@ -131,7 +131,12 @@ mkdir -p "$pg_run"
 say "building soak, migrate and local-api (SQLX_OFFLINE; a no-op when they are fresh)"
 SQLX_OFFLINE=true cargo build --quiet -p soak -p migrate -p writers --bin soak --bin migrate --bin local-api
 mkdir -p "$bin"
-cp "$target/debug/soak" "$target/debug/migrate" "$target/debug/local-api" "$bin/"
+# Hard links, not copies (a copy of each debug binary cost CI's disk its last free space): cargo
+# and the linker replace a binary with a new file rather than rewriting it, so a later build
+# leaves these links on the files built here. A copy only where a link cannot be made.
+for name in soak migrate local-api; do
+    ln -f "$target/debug/$name" "$bin/$name" 2>/dev/null || cp -f "$target/debug/$name" "$bin/$name"
+done
 
 # LocalStack from the project's pinned virtual environment (the install localstack.sh makes).
 stamp="$venv/.requirements.sha256"
