@@ -114,3 +114,10 @@ soak: ## SOAK_MINUTES (5) of users and faults against a stack of its own; writes
 
 package: ## build every function for AWS with sam build (arm64, no Docker); then see docs/deployment.md
 	@scripts/package.sh
+
+deploy: ## build, deploy the stack (guided the first time) and upload the web app (docs/deployment.md)
+	@# This Makefile's LocalStack endpoint and keys are for local work: a deploy uses your own.
+	[ "$(origin AWS_ENDPOINT_URL)" != file ] || unset AWS_ENDPOINT_URL
+	[ "$(origin AWS_ACCESS_KEY_ID)" != file ] || unset AWS_ACCESS_KEY_ID
+	[ "$(origin AWS_SECRET_ACCESS_KEY)" != file ] || unset AWS_SECRET_ACCESS_KEY
+	scripts/deploy.sh

@@ -75,6 +75,13 @@ pub struct Config {
     pub aws_region: String,
     /// Whether an `AWS_ENDPOINT_URL[_S3]` override is set (LocalStack): S3 then uses path-style URLs.
     pub aws_endpoint_overridden: bool,
+    /// The origin browsers PUT presigned uploads to (the Content-Security-Policy's `connect-src`):
+    /// the endpoint override's (LocalStack), else the bucket's virtual-hosted S3 origin.
+    pub uploads_origin: String,
+    /// The value of the `X-Origin-Verify` header the CloudFront distribution adds
+    /// (`ORIGIN_VERIFY_SECRET`): a request carrying it is trusted to name its viewer's address in
+    /// `CloudFront-Viewer-Address`. Unset: that header is never trusted.
+    pub origin_verify_secret: Option<SecretString>,
 }
 
 impl Config {
@@ -147,6 +154,8 @@ impl Config {
             aws_region: region(&env),
             aws_endpoint_overridden: env.optional("AWS_ENDPOINT_URL").is_some()
                 || env.optional("AWS_ENDPOINT_URL_S3").is_some(),
+            uploads_origin: uploads_origin(&env)?,
+            origin_verify_secret: env.optional("ORIGIN_VERIFY_SECRET").map(SecretString::from),
         })
     }
 }
@@ -396,6 +405,29 @@ fn database(env: &Env<'_>) -> Result<Database, ConfigError> {
 /// Whether `url` names a Postgres database.
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+fn uploads_origin(env: &Env<'_>) -> Result<String, ConfigError> {
+    let endpoint = env
+        .optional("AWS_ENDPOINT_URL_S3")
+        .map(|v| ("AWS_ENDPOINT_URL_S3", v))
+        .or_else(|| {
+            env.optional("AWS_ENDPOINT_URL")
+                .map(|v| ("AWS_ENDPOINT_URL", v))
+        });
+    let Some((variable, url)) = endpoint else {
+        let bucket = env.parsed::<StorageRoot>("STORAGE_ROOT")?.bucket;
+        return Ok(format!("https://{bucket}.s3.{}.amazonaws.com", region(env)));
+    };
+    // scheme://host[:port], without a path: what a CSP source expression names.
+    let origin = url
+        .split_once("://")
+        .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or_default()))
+        .filter(|origin| origin.len() > "http://".len());
+    origin.ok_or_else(|| ConfigError {
+        variable,
+        problem: format!("{url:?} is not an http(s) URL such as http://127.0.0.1:4566"),
+    })
 }
 
 fn region(env: &Env<'_>) -> String {

@@ -5,8 +5,9 @@ pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod routes;
+pub mod site;
 
-pub use routes::{Function, Route, app, local_app, routes};
+pub use routes::{Function, Route, app, local_app, local_app_serving, routes};
 
 /// The timeout of every HTTP function (template.yaml's `Timeout`; tests/api/template.rs checks it).
 pub const HTTP_FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -37,20 +37,68 @@ fn route_key(method: &Method, axum_path: &str) -> String {
     format!("{method} {path}")
 }
 
+/// The distribution in front, as template.yaml configures it.
+///
+/// What CloudFront changes about a request on its way to the HTTP API. LocalStack has no
+/// CloudFront; this is what its documentation says it does, so the functions can be tested
+/// behind it.
+#[derive(Clone, Debug)]
+pub struct CloudFront {
+    /// The `X-Origin-Verify` value the distribution adds (the functions' `ORIGIN_VERIFY_SECRET`).
+    pub origin_secret: String,
+}
+
+/// The edge server's address, which API Gateway then reports as every viewer's `sourceIp`.
+pub const EDGE_ADDRESS: &str = "130.176.98.21";
+/// The `Host` the HTTP API sees behind the distribution: its own execute-api domain.
+pub const EXECUTE_API_HOST: &str = "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com";
+/// A test's stand-in for the viewer's own address (CloudFront reads it off the connection; every
+/// test connection comes from 127.0.0.1). Never forwarded.
+pub const TEST_VIEWER_ADDRESS: &str = "x-test-viewer-address";
+
+impl CloudFront {
+    /// The headers and source address API Gateway sees for a viewer's request: the viewer's
+    /// `Host` replaced by the origin's, the viewer's own `X-Origin-Verify` and `X-Viewer-Address`
+    /// overwritten (the distribution and its function set both), the edge as the source.
+    fn forward(&self, headers: &HeaderMap, peer: SocketAddr) -> (HeaderMap, String) {
+        let viewer = headers
+            .get(TEST_VIEWER_ADDRESS)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| peer.ip().to_string(), str::to_owned);
+        let mut forwarded = headers.clone();
+        for name in [
+            "host",
+            TEST_VIEWER_ADDRESS,
+            writers::http::extract::ORIGIN_VERIFY,
+            writers::http::extract::VIEWER_ADDRESS,
+        ] {
+            forwarded.remove(name);
+        }
+        let value = |v: &str| v.parse().expect("a header value");
+        forwarded.insert(header::HOST, value(EXECUTE_API_HOST));
+        forwarded.insert(
+            writers::http::extract::ORIGIN_VERIFY,
+            value(&self.origin_secret),
+        );
+        forwarded.insert(writers::http::extract::VIEWER_ADDRESS, value(&viewer));
+        (forwarded, EDGE_ADDRESS.to_owned())
+    }
+}
+
 /// `request` as API Gateway's HTTP API hands it to the function of route `route`.
 fn http_api_event(
     request: &axum::http::request::Parts,
     route: &str,
     params: &RawPathParams,
-    peer: SocketAddr,
+    (headers, source_ip): (&HeaderMap, &str),
     body: &[u8],
 ) -> Value {
     let mut event = HttpEvent::new(request.method.as_str(), request.uri.path())
         .route_key(route)
         .query(request.uri.query().unwrap_or_default())
-        .source_ip(&peer.ip().to_string())
+        .source_ip(source_ip)
         .body(body);
-    for (name, value) in &request.headers {
+    for (name, value) in headers {
         event = event.header(name.as_str(), value.to_str().unwrap_or_default());
     }
     for (name, value) in params {
@@ -88,12 +136,29 @@ fn http_response(answer: Result<Value, InvokeError>) -> Response {
 #[derive(Clone)]
 struct Gateway {
     functions: Arc<HashMap<Function, RuntimeApi>>,
+    cloudfront: Option<CloudFront>,
 }
 
 /// Serves every route of the table on its function, as template.yaml's HTTP API does.
 pub async fn serve_gateway(functions: HashMap<Function, RuntimeApi>) -> SocketAddr {
+    serve(functions, None).await
+}
+
+/// The same HTTP API, reached through the CloudFront distribution.
+pub async fn serve_behind_cloudfront(
+    functions: HashMap<Function, RuntimeApi>,
+    cloudfront: CloudFront,
+) -> SocketAddr {
+    serve(functions, Some(cloudfront)).await
+}
+
+async fn serve(
+    functions: HashMap<Function, RuntimeApi>,
+    cloudfront: Option<CloudFront>,
+) -> SocketAddr {
     let gateway = Gateway {
         functions: Arc::new(functions),
+        cloudfront,
     };
     let router = routes().into_iter().fold(Router::new(), |router, route| {
         let function = route.function;
@@ -115,7 +180,12 @@ pub async fn serve_gateway(functions: HashMap<Function, RuntimeApi>) -> SocketAd
                             .await
                             .map(|b| b.to_bytes())
                             .unwrap_or_default();
-                        let event = http_api_event(&parts, &key, &params, peer, &body);
+                        let (headers, source_ip) = match &gateway.cloudfront {
+                            Some(cloudfront) => cloudfront.forward(&parts.headers, peer),
+                            None => (parts.headers.clone(), peer.ip().to_string()),
+                        };
+                        let event =
+                            http_api_event(&parts, &key, &params, (&headers, &source_ip), &body);
                         http_response(gateway.functions[&function].invoke(event).await)
                     }
                 },

@@ -14,7 +14,10 @@ use testkit::{
     Part, Persona, TestResponse,
     aws::{isolated_config, notifying_bucket, secret},
     events, fixture,
-    gateway::{cloudformation_response_url, serve_gateway},
+    gateway::{
+        CloudFront, TEST_VIEWER_ADDRESS, cloudformation_response_url, serve_behind_cloudfront,
+        serve_gateway,
+    },
     lambda::{Deployment, built_binaries},
     over_http, request_to,
     runtime_api::InvokeError,
@@ -281,4 +284,131 @@ async fn every_binary_serves_the_whole_flow_as_deployed(pool: PgPool) {
         .await
         .expect("users");
     assert_eq!(users, 1);
+}
+
+/// Behind the CloudFront distribution (the kit's shim of it: LocalStack has none), the auth
+/// function counts each viewer by the address CloudFront reports, not by the edge server's that
+/// API Gateway sees; a request straight to the API's URL cannot borrow that trust with forged
+/// headers; and the app's origin passes the CSRF check although `Host` is the execute-api domain.
+#[sqlx::test(migrations = "../migrations")]
+async fn behind_cloudfront_the_viewer_and_the_apps_origin_are_what_count(pool: PgPool) {
+    let config = isolated_config().await;
+    let db = pool.connect_options();
+    let app_origin = "https://writers.example.com";
+    let origin_secret = Uuid::new_v4().simple().to_string();
+    let deployment = Deployment::new(
+        built_binaries(),
+        [
+            (
+                "DATABASE_URL",
+                format!(
+                    "postgres://postgres@{}:{}/{}",
+                    db.get_host(),
+                    db.get_port(),
+                    db.get_database().expect("a database")
+                ),
+            ),
+            ("JWT_SECRET", "behind-cloudfront-".repeat(4)),
+            ("STORAGE_ROOT", config.storage_root.to_string()),
+            ("QUEUE_URL", config.queue_url.clone()),
+            ("COOKIE_SECURE", "false".to_owned()),
+            ("ALLOWED_ORIGINS", app_origin.to_owned()),
+            ("APP_URL", app_origin.to_owned()),
+            ("ORIGIN_VERIFY_SECRET", origin_secret.clone()),
+            ("REGISTRATIONS_PER_IP_PER_HOUR", "1".to_owned()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value))
+        .to_vec(),
+    );
+    let auth = deployment
+        .start(
+            Function::Auth.binary(),
+            Duration::from_secs(10),
+            Stdio::inherit(),
+        )
+        .await
+        .expect("the auth function starts");
+    let functions = HashMap::from([(Function::Auth, auth.runtime)]);
+    let through_cloudfront = over_http(
+        serve_behind_cloudfront(
+            functions.clone(),
+            CloudFront {
+                origin_secret: origin_secret.clone(),
+            },
+        )
+        .await,
+    );
+    let straight = over_http(serve_gateway(functions).await);
+    let register = async |api: &axum::Router, headers: &[(&str, &str)]| {
+        let name = &Uuid::new_v4().simple().to_string()[..12];
+        let mut request = request_to(api, Method::POST, "/auth/register").json(&json!({
+            "email": format!("{name}@example.com"), "username": format!("v_{name}"),
+            "password": "correct horse battery staple"
+        }));
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        request.send().await
+    };
+
+    // Two viewers behind the same edge server: each has its own one registration an hour.
+    let viewer_a = [(TEST_VIEWER_ADDRESS, "198.51.100.7")];
+    let first = register(&through_cloudfront, &viewer_a).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let again = register(&through_cloudfront, &viewer_a).await;
+    assert_eq!(
+        again.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        again.text()
+    );
+    let viewer_b = register(
+        &through_cloudfront,
+        &[(TEST_VIEWER_ADDRESS, "2001:db8::42")],
+    )
+    .await;
+    assert_eq!(viewer_b.status, StatusCode::CREATED, "{}", viewer_b.text());
+
+    // Straight to the API with a forged viewer address (and a guessed secret): counted by the
+    // real source, so the second such request is over the limit whatever address it names.
+    let forged = |address: &'static str| {
+        [
+            ("x-viewer-address", address),
+            ("x-origin-verify", "a guess"),
+        ]
+    };
+    let direct = register(&straight, &forged("203.0.113.1")).await;
+    assert_eq!(direct.status, StatusCode::CREATED, "{}", direct.text());
+    let direct_again = register(&straight, &forged("203.0.113.2")).await;
+    assert_eq!(
+        direct_again.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        direct_again.text()
+    );
+
+    // A cookie-authenticated write from the app's origin passes the CSRF check behind the
+    // distribution (Host is the execute-api domain); one from another site does not.
+    let access = first.cookie("access_token").expect("an access cookie");
+    let log_out = async |origin: &str| {
+        request_to(&through_cloudfront, Method::POST, "/auth/logout")
+            .header("origin", origin)
+            .cookie("access_token", &access.value)
+            .send()
+            .await
+    };
+    let forged_site = log_out("https://evil.example").await;
+    assert_eq!(
+        forged_site.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        forged_site.text()
+    );
+    let from_the_app = log_out(app_origin).await;
+    assert_eq!(
+        from_the_app.status,
+        StatusCode::OK,
+        "{}",
+        from_the_app.text()
+    );
 }

@@ -23,3 +23,4 @@ mod tasks_get;
 mod tasks_list;
 mod tasks_manage;
 mod template;
+mod web_app;

@@ -511,3 +511,258 @@ fn the_sweeper_alarms_read_the_metrics_the_sweeper_prints() {
         );
     }
 }
+
+/// The value under `!<tag>` (`!Sub "…"`, `!Ref Name`), if `value` carries that tag.
+fn tagged<'a>(value: &'a yaml_serde::Value, tag: &str) -> Option<&'a yaml_serde::Value> {
+    match value {
+        yaml_serde::Value::Tagged(tagged) if tagged.tag == tag => Some(&tagged.value),
+        _ => None,
+    }
+}
+
+fn distribution_config(template: &yaml_serde::Value) -> &yaml_serde::Value {
+    &template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+}
+
+/// The default behaviour, then every ordered one.
+fn behaviours(config: &yaml_serde::Value) -> Vec<&yaml_serde::Value> {
+    std::iter::once(&config["DefaultCacheBehavior"])
+        .chain(
+            config["CacheBehaviors"]
+                .as_sequence()
+                .expect("ordered behaviours"),
+        )
+        .collect()
+}
+
+#[test]
+fn the_distribution_sends_exactly_the_apis_paths_to_the_api_uncached() {
+    let template = template();
+    let config = distribution_config(&template);
+    // The paths the API owns, but local-api's own /health: a tree (`/api/`, `/docs`) as its
+    // prefix and `*`, a file (`/openapi.json`) as itself.
+    let owned: BTreeSet<String> = writers::http::site::API_PREFIXES
+        .into_iter()
+        .filter(|prefix| *prefix != "/health")
+        .map(|prefix| {
+            let file = prefix
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains('.'));
+            if file {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}*")
+            }
+        })
+        .collect();
+    let ordered = config["CacheBehaviors"]
+        .as_sequence()
+        .expect("ordered behaviours");
+    let patterns: BTreeSet<String> = ordered
+        .iter()
+        .map(|b| b["PathPattern"].as_str().expect("PathPattern").to_owned())
+        .collect();
+    assert_eq!(patterns, owned);
+    assert_eq!(patterns.len(), ordered.len(), "one behaviour per path");
+
+    // Each goes to the HTTP API, never cached, with every method and every viewer header but Host.
+    let origins = config["Origins"].as_sequence().expect("origins");
+    let api = origins
+        .iter()
+        .find(|o| o["Id"] == "api")
+        .expect("an origin with the Id api");
+    assert_eq!(
+        tagged(&api["DomainName"], "Sub").and_then(yaml_serde::Value::as_str),
+        Some("${HttpApi}.execute-api.${AWS::Region}.amazonaws.com")
+    );
+    assert_eq!(
+        api["CustomOriginConfig"]["OriginProtocolPolicy"],
+        "https-only"
+    );
+    for behaviour in ordered {
+        let path = behaviour["PathPattern"].as_str().expect("PathPattern");
+        assert_eq!(behaviour["TargetOriginId"], "api", "{path}");
+        // Managed policies: CachingDisabled, AllViewerExceptHostHeader.
+        assert_eq!(
+            behaviour["CachePolicyId"], "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+            "{path}"
+        );
+        assert_eq!(
+            behaviour["OriginRequestPolicyId"], "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+            "{path}"
+        );
+        let methods: BTreeSet<&str> = behaviour["AllowedMethods"]
+            .as_sequence()
+            .expect("AllowedMethods")
+            .iter()
+            .filter_map(yaml_serde::Value::as_str)
+            .collect();
+        assert_eq!(
+            methods,
+            BTreeSet::from(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]),
+            "{path}"
+        );
+    }
+    assert_eq!(config["DefaultCacheBehavior"]["TargetOriginId"], "site");
+}
+
+#[test]
+fn every_behaviour_sends_the_security_headers_of_writers_http_site() {
+    let template = template();
+    let headers_policy = &template["Resources"]["SiteHeadersPolicy"]["Properties"];
+    let security = &headers_policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    // The policy's `!Sub`, whose placeholder CloudFormation fills with the uploads bucket's
+    // regional domain: the origin presigned PUTs go to.
+    let policy = tagged(
+        &security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        "Sub",
+    )
+    .and_then(yaml_serde::Value::as_str)
+    .expect("a !Sub Content-Security-Policy");
+    assert_eq!(
+        policy,
+        writers::http::site::content_security_policy("https://${UploadsBucket.RegionalDomainName}")
+    );
+    let hsts = &security["StrictTransportSecurity"];
+    assert_eq!(hsts["IncludeSubdomains"], yaml_serde::Value::Bool(true));
+    assert_eq!(
+        format!(
+            "max-age={}; includeSubDomains",
+            hsts["AccessControlMaxAgeSec"].as_u64().expect("a max age")
+        ),
+        writers::http::site::STRICT_TRANSPORT_SECURITY
+    );
+    assert_eq!(security["ReferrerPolicy"]["ReferrerPolicy"], "no-referrer");
+    assert_eq!(security["FrameOptions"]["FrameOption"], "DENY");
+    for header in [
+        "ContentSecurityPolicy",
+        "StrictTransportSecurity",
+        "ContentTypeOptions",
+        "ReferrerPolicy",
+        "FrameOptions",
+    ] {
+        assert_eq!(
+            security[header]["Override"],
+            yaml_serde::Value::Bool(true),
+            "{header}"
+        );
+    }
+    // Swagger UI's pages have their own policy, with the same other headers.
+    let docs = &template["Resources"]["DocsHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+        ["SecurityHeadersConfig"];
+    assert_eq!(
+        docs["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        writers::http::site::DOCS_CONTENT_SECURITY_POLICY
+    );
+    for header in [
+        "StrictTransportSecurity",
+        "ContentTypeOptions",
+        "ReferrerPolicy",
+        "FrameOptions",
+    ] {
+        assert_eq!(docs[header], security[header], "{header}");
+    }
+    // The app's responses and the API's alike; /docs* with the docs' policy.
+    for behaviour in behaviours(distribution_config(&template)) {
+        let expected = if behaviour["PathPattern"] == "/docs*" {
+            "DocsHeadersPolicy"
+        } else {
+            "SiteHeadersPolicy"
+        };
+        assert_eq!(
+            tagged(&behaviour["ResponseHeadersPolicyId"], "Ref")
+                .and_then(yaml_serde::Value::as_str),
+            Some(expected),
+            "{:?}",
+            behaviour["PathPattern"]
+        );
+    }
+}
+
+#[test]
+fn only_the_apps_own_routes_fall_back_to_index_html() {
+    let template = template();
+    let config = distribution_config(&template);
+    // Error responses are the whole distribution's: they would turn the API's JSON 403 and 404
+    // into the page.
+    assert_eq!(config["CustomErrorResponses"], yaml_serde::Value::Null);
+    let associations = &config["DefaultCacheBehavior"]["FunctionAssociations"];
+    assert_eq!(associations.as_sequence().map(Vec::len), Some(1));
+    assert_eq!(associations[0]["EventType"], "viewer-request");
+    assert_eq!(
+        get_att(&associations[0]["FunctionARN"]),
+        Some("SpaFallbackFunction.FunctionARN")
+    );
+    let function = &template["Resources"]["SpaFallbackFunction"]["Properties"];
+    assert_eq!(function["FunctionConfig"]["Runtime"], "cloudfront-js-2.0");
+    assert!(
+        function["FunctionCode"]
+            .as_str()
+            .expect("inline code")
+            .contains("request.uri = '/index.html'")
+    );
+    // The API's behaviours have the viewer-address function alone.
+    for behaviour in config["CacheBehaviors"]
+        .as_sequence()
+        .expect("ordered behaviours")
+    {
+        let functions: Vec<Option<&str>> = behaviour["FunctionAssociations"]
+            .as_sequence()
+            .expect("function associations")
+            .iter()
+            .map(|association| get_att(&association["FunctionARN"]))
+            .collect();
+        assert_eq!(
+            functions,
+            [Some("ApiViewerAddressFunction.FunctionARN")],
+            "{:?}",
+            behaviour["PathPattern"]
+        );
+    }
+}
+
+/// The functions believe a viewer's address only beside the distribution's secret header.
+#[test]
+fn the_api_trusts_the_viewer_address_only_with_the_distributions_secret() {
+    let template = template();
+    let config = distribution_config(&template);
+    let api = config["Origins"]
+        .as_sequence()
+        .expect("origins")
+        .iter()
+        .find(|o| o["Id"] == "api")
+        .expect("an origin with the Id api");
+    let header = &api["OriginCustomHeaders"][0];
+    assert!(
+        header["HeaderName"]
+            .as_str()
+            .expect("a header name")
+            .eq_ignore_ascii_case(writers::http::extract::ORIGIN_VERIFY)
+    );
+    // One dynamic reference to one generated secret, in the header and in the functions' variable.
+    let sent = tagged(&header["HeaderValue"], "Sub").and_then(yaml_serde::Value::as_str);
+    let expected = tagged(
+        &template["Globals"]["Function"]["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET"],
+        "Sub",
+    )
+    .and_then(yaml_serde::Value::as_str);
+    assert_eq!(
+        sent,
+        Some("{{resolve:secretsmanager:${OriginVerifySecret}:SecretString}}")
+    );
+    assert_eq!(sent, expected);
+    assert_eq!(
+        template["Resources"]["OriginVerifySecret"]["Type"],
+        "AWS::SecretsManager::Secret"
+    );
+    // The function replaces whatever address a viewer sent with the one CloudFront saw.
+    let code = template["Resources"]["ApiViewerAddressFunction"]["Properties"]["FunctionCode"]
+        .as_str()
+        .expect("inline code");
+    let set = format!(
+        "request.headers['{}'] = {{ value: event.viewer.ip }}",
+        writers::http::extract::VIEWER_ADDRESS
+    );
+    assert!(code.contains(&set), "{code}");
+}

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use writers::{AppState, Config, http, processor::poller, sweeper, telemetry};
+use writers::{AppState, Config, http, http::site::Site, processor::poller, sweeper, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -23,17 +23,34 @@ async fn main() -> anyhow::Result<()> {
             port = addr.port()
         )
     })?;
-    tracing::info!(%addr, "Writers is listening: docs at http://{addr}/docs, health at http://{addr}/health");
+    tracing::info!(%addr, "Writers is listening: the app at http://{addr}/, docs at http://{addr}/docs, health at http://{addr}/health");
     tokio::spawn(sweep_forever(state.clone()));
     tokio::spawn(poller::run_in_process(state.clone()));
+    let web_app = web_app();
     // ConnectInfo: the peer address, for the per-address login and registration limits.
-    let app = http::local_app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        http::local_app_serving(state, web_app).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The built web app: `WEB_ROOT`, else this checkout's `web/dist` (`make run` builds it).
+fn web_app() -> Option<Site> {
+    let root = std::env::var_os("WEB_ROOT").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist"),
+        std::path::PathBuf::from,
+    );
+    if root.join("index.html").is_file() {
+        tracing::info!(root = %root.display(), "serving the web app at /");
+        Some(Site::new(root))
+    } else {
+        tracing::warn!(root = %root.display(), "no built web app (run `make run`, which builds it): serving the API only");
+        None
+    }
 }
 
 async fn sweep_forever(state: AppState) {

@@ -8,6 +8,7 @@ use axum::{
     extract::{ConnectInfo, FromRequest, FromRequestParts, Request, rejection::BytesRejection},
     http::{HeaderMap, header, request::Parts},
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -144,14 +145,27 @@ fn is_json(mime: &str) -> bool {
 }
 
 /// The client's address as the platform saw it: API Gateway's `sourceIp` in Lambda, the TCP
-/// peer locally. Never `X-Forwarded-For`, which any client can write.
+/// peer locally.
+///
+/// Never `X-Forwarded-For`, which any client can write. Behind the CloudFront
+/// distribution `sourceIp` is an edge server's, shared by a whole region: there the viewer's own
+/// address comes from `CloudFront-Viewer-Address`, trusted only on a request that carries the
+/// distribution's secret `X-Origin-Verify` (one sent straight to the API's URL does not).
+/// template.yaml's viewer-request function writes the viewer's address as `X-Viewer-Address`
+/// (overwriting any a viewer sent): no origin request policy that keeps `Host` out can forward
+/// CloudFront's own `CloudFront-Viewer-Address` (docs/deployment.md).
 #[derive(Clone, Debug)]
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if let Some(viewer) =
+            viewer_address(&parts.headers, state.config.origin_verify_secret.as_ref())
+        {
+            return Ok(Self(viewer));
+        }
         use lambda_http::request::RequestContext;
         let from_gateway =
             parts
@@ -171,6 +185,33 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .unwrap_or_else(|| "unknown".to_owned());
         Ok(Self(ip))
     }
+}
+
+/// The header the distribution adds to every request it forwards to the API.
+pub const ORIGIN_VERIFY: &str = "x-origin-verify";
+/// The viewer's IP address, as the distribution's function sets it: `198.51.100.10`, `2001:db8::1`.
+pub const VIEWER_ADDRESS: &str = "x-viewer-address";
+
+/// The viewer's address CloudFront names, on a request that proves it came through it.
+pub fn viewer_address(headers: &HeaderMap, secret: Option<&SecretString>) -> Option<String> {
+    let secret = secret?.expose_secret().as_bytes();
+    let given = headers.get(ORIGIN_VERIFY)?.as_bytes();
+    // Compared in constant time: the secret is what keeps a forged viewer address out.
+    let same = given.len() == secret.len()
+        && given
+            .iter()
+            .zip(secret)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same || secret.is_empty() {
+        return None;
+    }
+    let value = headers.get(VIEWER_ADDRESS)?.to_str().ok()?;
+    value
+        .trim()
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
 }
 
 /// The client's `User-Agent`, as a session stores it (bounded, no control characters).
@@ -245,6 +286,46 @@ impl FromRequestParts<AppState> for CurrentUser {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_viewer_address_is_trusted_only_with_the_distributions_secret() {
+        let secret = SecretString::from("s3cr3t-from-the-distribution");
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().expect("a value"));
+            }
+            h
+        };
+        let through = headers(&[
+            (ORIGIN_VERIFY, "s3cr3t-from-the-distribution"),
+            (VIEWER_ADDRESS, "198.51.100.10"),
+        ]);
+        assert_eq!(
+            viewer_address(&through, Some(&secret)).as_deref(),
+            Some("198.51.100.10")
+        );
+        let v6 = headers(&[
+            (ORIGIN_VERIFY, "s3cr3t-from-the-distribution"),
+            (VIEWER_ADDRESS, "2001:db8:85a3::8a2e:370:7334"),
+        ]);
+        assert_eq!(
+            viewer_address(&v6, Some(&secret)).as_deref(),
+            Some("2001:db8:85a3::8a2e:370:7334")
+        );
+        // Straight to the API's URL, with a forged address: no secret, or the wrong one.
+        let forged = headers(&[(VIEWER_ADDRESS, "203.0.113.9")]);
+        assert_eq!(viewer_address(&forged, Some(&secret)), None);
+        let wrong = headers(&[(ORIGIN_VERIFY, "guess"), (VIEWER_ADDRESS, "203.0.113.9")]);
+        assert_eq!(viewer_address(&wrong, Some(&secret)), None);
+        // Not configured: never trusted.
+        assert_eq!(viewer_address(&through, None), None);
+        let garbage = headers(&[
+            (ORIGIN_VERIFY, "s3cr3t-from-the-distribution"),
+            (VIEWER_ADDRESS, "not an address"),
+        ]);
+        assert_eq!(viewer_address(&garbage, Some(&secret)), None);
+    }
+
     use axum::http::HeaderValue;
 
     use super::*;

@@ -11,7 +11,7 @@ use axum::{
     extract::DefaultBodyLimit,
     extract::State,
     handler::Handler,
-    http::{HeaderName, HeaderValue, Method, Request, header},
+    http::{HeaderName, HeaderValue, Method, Request, Uri, header},
     middleware::{Next, from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
     routing::{MethodFilter, MethodRouter, get},
@@ -30,7 +30,10 @@ use utoipa_axum::{router::UtoipaMethodRouter, routes as documented};
 
 use crate::{
     AppState, admin, health,
-    http::{csrf, docs},
+    http::{
+        csrf, docs,
+        site::{self, Site},
+    },
     tasks, users,
 };
 
@@ -161,10 +164,49 @@ pub fn app(state: AppState) -> Router {
     build(routes(), state)
 }
 
-/// The whole API plus `GET /health`: what `local-api` and the integration tests serve.
+/// The whole API plus `GET /health`: what the integration tests serve. With the headers the
+/// CloudFront distribution adds (see [`site`]), but no web app: an unknown path is the API's `404`.
 pub fn local_app(state: AppState) -> Router {
-    let router = table(routes(), &state).route("/health", get(health::handler));
-    finish(router, state)
+    local_app_serving(state, None)
+}
+
+/// What `local-api` serves: the API, `GET /health`, and the built web app for every other path
+/// (client routes fall back to its `index.html`), under the distribution's security headers.
+pub fn local_app_serving(state: AppState, web_app: Option<Site>) -> Router {
+    let policy =
+        HeaderValue::from_str(&site::content_security_policy(&state.config.uploads_origin))
+            .expect("the policy is a valid header value");
+    let docs_policy = HeaderValue::from_static(site::DOCS_CONTENT_SECURITY_POLICY);
+    let router = table(routes(), &state)
+        .route("/health", get(health::handler))
+        .fallback(move |method: Method, uri: Uri| async move {
+            match &web_app {
+                Some(web_app) => match web_app.serve(&method, &uri).await {
+                    Some(page) => page,
+                    None => crate::http::error::not_found().await,
+                },
+                None => crate::http::error::not_found().await,
+            }
+        });
+    finish(router, state).layer(from_fn(move |request: Request<Body>, next: Next| {
+        // As the distribution's behaviours do: Swagger UI's pages have a policy of their own.
+        let policy = if request.uri().path().starts_with("/docs") {
+            docs_policy.clone()
+        } else {
+            policy.clone()
+        };
+        async move {
+            let mut response = next.run(request).await;
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(site::STRICT_TRANSPORT_SECURITY),
+            );
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            response
+        }
+    }))
 }
 
 impl Route {
@@ -237,7 +279,8 @@ fn only_method(item: &PathItem) -> Method {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn build(routes: impl IntoIterator<Item = Route>, state: AppState) -> Router {
-    finish(table(routes, &state), state)
+    let router = table(routes, &state).fallback(crate::http::error::not_found);
+    finish(router, state)
 }
 
 fn table(routes: impl IntoIterator<Item = Route>, state: &AppState) -> Router<AppState> {
@@ -293,7 +336,6 @@ async fn security_headers(request: Request<Body>, next: Next) -> Response {
 /// The layers and fallbacks every router gets, whether it serves one function or all.
 fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
-        .fallback(crate::http::error::not_found)
         .method_not_allowed_fallback(crate::http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), csrf::guard))
         .layer(from_fn(security_headers))
