@@ -32,16 +32,17 @@ export AWS_REGION ?= us-east-1
 export SQLX_OFFLINE := true
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: help run test check stop db localstack migrate lint-template package bench sqlx-prepare openapi fuzz soak
+.PHONY: help run test check stop db localstack migrate lint-template package deploy bench sqlx-prepare openapi fuzz soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-run: ## set everything up and serve the API on 127.0.0.1:$(PORT)
-	@echo "make run: starting Postgres and LocalStack, migrating, building local-api (the first build takes several minutes)"
+run: ## set everything up and serve the web app and the API on 127.0.0.1:$(PORT)
+	@echo "make run: starting Postgres and LocalStack, migrating, building the web app and local-api (the first build takes several minutes)"
 	export DATABASE_URL=$$(scripts/postgres.sh up)
 	localstack/localstack.sh up
 	cargo run --quiet -p migrate -- up
+	scripts/web.sh build
 	cargo build -p writers --bin local-api
 	# Served as the application role that `migrate up` just granted (no DDL), as in AWS.
 	export DATABASE_URL=$$(scripts/postgres.sh app-url "$$DATABASE_URL")

@@ -44,6 +44,9 @@ cargo build --release --locked --bins -p writers -p bench \
 bin="$root/target/release"
 "$bin/migrate" up >/dev/null
 
+step "the web app: building web/dist (local-api serves it at /)"
+scripts/web.sh build
+
 step "starting local-api (release) on $base"
 # Per-request logs off (RUST_LOG=warn), as a production access log would go elsewhere.
 PORT=$port RUST_LOG=warn "$bin/local-api" >"$out/local-api.log" 2>&1 &
@@ -91,6 +94,17 @@ printf '{"email":"%s","password":"%s"}' "$email" "$password" >"$out/login.body"
 
 step "pipeline latency (before the load below queues thousands of jobs): 20 uploads of 10 KiB, 202 to completed"
 "$bin/bench" pipeline "$base" 20 >"$out/pipeline.json"
+
+step "the web app: the first page's script, navigation to the board drawn, Lighthouse (offline)"
+if ! command -v chromium >/dev/null; then
+    echo "bench: installing Debian's chromium" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq chromium >/dev/null; else sudo apt-get install -y -qq chromium >/dev/null; fi
+fi
+if [ ! -d tools/web-bench/node_modules/lighthouse ]; then
+    echo "bench: installing Lighthouse and playwright-core (pinned in tools/web-bench/package-lock.json)" >&2
+    (cd tools/web-bench && npm ci --no-audit --no-fund --loglevel=error)
+fi
+node tools/web-bench/web.mjs "$base" web/dist "$email" "$password" >"$out/web.json"
 
 # CPU time (clock ticks) of local-api, of Postgres (every backend; the postmaster's reaped children
 # count the ones that exited), of LocalStack, and of the machine.

@@ -35,6 +35,9 @@ SQLX_OFFLINE=false cargo sqlx prepare --workspace --check -- --all-targets
 step "lints (cargo clippy -D warnings)"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 
+step "the web app: its API client matches openapi.json, TypeScript, unit tests (Vitest)"
+scripts/web.sh check
+
 step "template.yaml (cfn-lint, then sam validate --lint)"
 scripts/cfn-lint.sh
 scripts/sam.sh validate --lint
@@ -53,11 +56,14 @@ fi
 step "the short soak: users and faults against a stack of its own, then its invariants (under 4 minutes)"
 scripts/soak.sh --short
 
+step "the web app end to end: a writer and an administrator in headless Chromium (about 2 minutes)"
+scripts/web-e2e.sh
+
 step "openapi.json is a valid OpenAPI document (openapi-spec-validator, pinned)"
 validator=$(scripts/venv.sh openapi-spec-validator tools/openapi-spec-validator.txt)
 "$validator/openapi-spec-validator" openapi.json
 
-step "the API from outside: /docs in headless Chromium, then Schemathesis over every operation (about 5 minutes)"
+step "the API from outside: /docs in headless Chromium, then Schemathesis over every operation (about 20 minutes)"
 scripts/api-checks.sh
 
 printf '\nmake test: every check passed in %ss\n' "$((SECONDS - started))"

@@ -20,6 +20,10 @@ const fail = async (message) => {
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const remote = [];
+  // local-api sends the app's Content-Security-Policy on every response, /docs included: a
+  // violation means Swagger UI is broken in production too.
+  const violations = [];
+  page.on("console", (m) => m.type() === "error" && /Content Security Policy/i.test(m.text()) && violations.push(m.text()));
   await page.route("**/*", (route) => {
     const url = new URL(route.request().url());
     if (url.hostname === "127.0.0.1") return route.continue();
@@ -49,6 +53,7 @@ try {
 
   if (!code.startsWith("200")) await fail(`GET /auth/me from the page answered ${code}: ${body}`);
   if (!body.includes(email)) await fail(`GET /auth/me did not return the authorized user: ${body}`);
+  if (violations.length) await fail(`the page broke the Content-Security-Policy: ${violations.join(" | ")}`);
   if (remote.length) await fail(`the page tried to reach other hosts: ${remote.join(", ")}`);
   console.log(`docs test: /docs rendered offline, Authorize obtained a token, GET /auth/me answered ${code}; screenshot ${screenshot}`);
   await browser.close();
