@@ -60,17 +60,20 @@ async function newPage(name, viewport = { width: 1280, height: 900 }) {
   return page;
 }
 
-/** axe-core on the page as it stands, then a screenshot at desktop and at phone width. */
-async function check(page, label) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => {
+async function violations(page) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  return page.evaluate(async () => {
     // eslint-disable-next-line no-undef
     const report = await axe.run(document, { resultTypes: ["violations"] });
     return report.violations
       .filter((v) => v.impact === "serious" || v.impact === "critical")
       .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")}`);
   });
-  for (const violation of result) problems.push(`${label}: accessibility: ${violation}`);
+}
+
+/** axe-core on the page as it stands (light and dark), and screenshots: desktop, phone, dark. */
+async function check(page, label) {
+  for (const violation of await violations(page)) problems.push(`${label}: accessibility: ${violation}`);
   const viewport = page.viewportSize();
   await page.screenshot({ path: join(shots, `${label}-desktop.png`), fullPage: true });
   await page.setViewportSize({ width: 375, height: 812 });
@@ -87,6 +90,11 @@ async function check(page, label) {
   if (overflow) problems.push(`${label}: at 375 px the page scrolls sideways by ${overflow}`);
   await page.screenshot({ path: join(shots, `${label}-phone.png`), fullPage: true });
   await page.setViewportSize(viewport);
+  // Dark mode follows the system: its colours must pass the same check.
+  await page.emulateMedia({ colorScheme: "dark" });
+  for (const violation of await violations(page)) problems.push(`${label} (dark): accessibility: ${violation}`);
+  await page.screenshot({ path: join(shots, `${label}-dark.png`), fullPage: true });
+  await page.emulateMedia({ colorScheme: "light" });
 }
 
 const pages = [];
@@ -160,7 +168,10 @@ try {
 
   step("a task with a .docx, its upload's progress, then its chapters and words");
   await page.getByRole("link", { name: "New task" }).first().click();
-  await page.getByLabel("Title").fill("رمان من: the novel");
+  // The page loads on demand; until it is drawn the board (whose "Search titles" also matches
+  // a loose "Title") stays on screen.
+  await page.getByRole("heading", { name: "New task" }).waitFor();
+  await page.getByLabel("Title", { exact: true }).fill("رمان من: the novel");
   await page.getByLabel("Word target").fill("2000");
   const due = new Date(Date.now() + 10 * 86400000).toISOString().slice(0, 10);
   await page.getByLabel("Due date").fill(due);
@@ -216,7 +227,8 @@ try {
   const storagePuts = [];
   page.on("request", (r) => r.method() === "PUT" && new URL(r.url()).port === "4566" && storagePuts.push(r.url()));
   await page.goto(`${base}/new`);
-  await page.getByLabel("Title").fill("The long one");
+  await page.getByRole("heading", { name: "New task" }).waitFor();
+  await page.getByLabel("Title", { exact: true }).fill("The long one");
   await page.getByLabel("Manuscript (optional)").setInputFiles(big);
   await page.getByRole("button", { name: "Create task" }).click();
   await sawProgress(page);

@@ -2,6 +2,7 @@
 import { type DragEvent, type FormEvent, useId, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
+import { ApiError } from "../api/client";
 import { createTask } from "../api/upload";
 import { fromDateInput } from "../lib/dates";
 import { ACCEPT, formatBytes, problemWith } from "../lib/files";
@@ -22,10 +23,14 @@ export function NewTask() {
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (fileProblem) return;
+    const words = target.trim() ? Number(target) : null;
+    if (words !== null && !(Number.isInteger(words) && words >= 1 && words <= 10_000_000)) {
+      setError(new ApiError(422, "The word target is a whole number of words, from 1 to 10,000,000."));
+      return;
+    }
     setError(null);
     setSent(0);
     try {
-      const words = target.trim() ? Number(target) : null;
       const task = await createTask(
         { title, description: description.trim() || null, due_date: fromDateInput(due), word_target: words },
         file,
