@@ -63,6 +63,11 @@ pub fn pool(config: &Config) -> PgPool {
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // No ping before each acquire: it is a round trip of its own on every request. A
+        // connection the server closed fails its next statement instead, which the pool then
+        // drops (a `503` for that one request, as for any outage); `max_lifetime` and the
+        // server's idle timeout keep such cases rare.
+        .test_before_acquire(false)
         .connect_lazy_with(options)
 }
 

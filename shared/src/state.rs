@@ -1,7 +1,9 @@
 //! [`AppState`]: the handles one process shares between requests, built once per cold start.
 //!
 //! Building it performs no network I/O: the pool connects on first use and the AWS clients
-//! resolve credentials lazily, so a cold start never waits on Postgres, S3 or SQS.
+//! resolve credentials lazily, so a cold start never waits on Postgres, S3 or SQS. A Lambda's
+//! `main` then calls [`AppState::warm_up`], which starts reading the secrets and opening the
+//! first connection without delaying the end of init; the first request awaits that work.
 
 use std::{
     sync::Arc,
@@ -40,6 +42,8 @@ pub struct AppState {
     /// When the `DATABASE_SECRET_ARN` secret was last read into the pool's options.
     database_secret_read: Arc<Mutex<Option<Instant>>>,
     secrets: aws_sdk_secretsmanager::Client,
+    /// [`AppState::warm_up`]'s work while it is under way: the first request awaits it.
+    warming: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 /// How long credentials read from `DATABASE_SECRET_ARN` are used before the secret is read again,
@@ -86,6 +90,50 @@ impl AppState {
             keys: Arc::new(Mutex::new(KeyCache::default())),
             database_secret_read: Arc::new(Mutex::new(None)),
             secrets: aws_sdk_secretsmanager::Client::new(&aws),
+            warming: Arc::default(),
+        }
+    }
+
+    /// Starts, in the background, what the first request would otherwise do in series: read the
+    /// database secret and open the first connection, and (with `token_keys`, for the HTTP
+    /// functions) read both versions of the JWT secret, all at once.
+    /// Init ends at once; the first request waits for this work ([`AppState::warmed`]), so a cold
+    /// start's first response pays for the slowest of them, not their sum. A failure is only
+    /// logged: the request that needs what failed tries again, and answers its error.
+    pub fn warm_up(&self, token_keys: bool) {
+        let state = self.clone();
+        let work = tokio::spawn(async move {
+            let connect = async {
+                state.database_ready().await?;
+                drop(state.db.acquire().await?);
+                Ok::<_, Error>(())
+            };
+            let keys = async {
+                if token_keys {
+                    state.keys().await?;
+                }
+                Ok::<_, Error>(())
+            };
+            let (connected, keys) = tokio::join!(connect, keys);
+            if let Err(e) = connected {
+                tracing::warn!(error.cause_chain = ?e, "warm-up: no database connection yet");
+            }
+            if let Err(e) = keys {
+                tracing::warn!(error.cause_chain = ?e, "warm-up: token keys not loaded yet");
+            }
+        });
+        if let Ok(mut warming) = self.warming.lock() {
+            *warming = Some(work);
+        }
+    }
+
+    /// Waits for [`AppState::warm_up`]'s work if it is still under way (only the first requests
+    /// of a cold start ever do).
+    pub async fn warmed(&self) {
+        let work = self.warming.lock().ok().and_then(|mut w| w.take());
+        if let Some(work) = work {
+            // A panic in it is only a warm-up that did not happen: the request does the work.
+            let _ = work.await;
         }
     }
 
@@ -165,13 +213,14 @@ impl AppState {
         match &self.config.jwt_secret {
             JwtSecret::Value { current, previous } => TokenKeys::new(current, previous.as_ref()),
             JwtSecret::SecretsManager { arn } => {
-                let current = read_secret(&self.secrets, arn, "AWSCURRENT", "the JWT secret")
-                    .await?
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("JWT_SECRET_ARN names a secret with no current value")
-                    })?;
-                let previous =
-                    read_secret(&self.secrets, arn, "AWSPREVIOUS", "the JWT secret").await?;
+                // Both versions at once: one round trip to Secrets Manager's latency, not two.
+                let (current, previous) = tokio::try_join!(
+                    read_secret(&self.secrets, arn, "AWSCURRENT", "the JWT secret"),
+                    read_secret(&self.secrets, arn, "AWSPREVIOUS", "the JWT secret"),
+                )?;
+                let current = current.ok_or_else(|| {
+                    anyhow::anyhow!("JWT_SECRET_ARN names a secret with no current value")
+                })?;
                 tracing::info!(
                     rotation = previous.is_some(),
                     "token keys loaded from Secrets Manager"

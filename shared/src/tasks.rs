@@ -32,11 +32,43 @@ use crate::{
         message::FileJob,
         storage::{PresignedRequest, StoredObject},
     },
+    users::{Caller, Me},
 };
 use model::{NewTask, Task};
 use objects::{DeclaredFile, NewFile, Upload, incoming_key, upload_key};
 use paging::{Cursor, ListQuery};
 use wire::ResultDocument;
+
+/// Creates a task without a file for its caller: one statement, so one round trip and one
+/// transaction, that checks the session, takes a creation allowance and inserts the task
+/// (`db::insert_signed_in`).
+///
+/// # Errors
+/// [`Error::Unauthenticated`] when the session is not live, [`Error::Forbidden`] for a
+/// deactivated account, [`Error::TooManyTasks`] past the creation rate.
+#[tracing::instrument(skip_all, fields(user_id = %caller.user_id, task_id = tracing::field::Empty))]
+pub async fn create_as(
+    state: &AppState,
+    caller: Caller,
+    new: NewTask,
+) -> Result<(Me, Task), Error> {
+    let task_id = Uuid::new_v4();
+    tracing::Span::current().record("task_id", tracing::field::display(task_id));
+    let now = state.clock.now();
+    let (me, task) = db::insert_signed_in(&state.db, &state.config, caller, now, task_id, &new)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let me = me.require_active()?;
+    match task {
+        Some(task) => Ok((me, task)),
+        None => {
+            let next = allowance::next_free_at(&state.db, caller.user_id)
+                .await?
+                .unwrap_or(now);
+            Err(allowance::too_many(&state.config, next, now))
+        }
+    }
+}
 
 /// Creates a task; with a file, stores it as draft 1 and queues its processing job.
 ///
@@ -256,19 +288,38 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
-/// One page of the owner's tasks (or of their trash), in the query's order, and how many match
-/// in all.
+/// One page of the caller's tasks (or of their trash), in the query's order, how many match in
+/// all, and the caller: one round trip.
 ///
 /// # Errors
-/// [`Error::Database`] when the database is down.
-pub async fn list(state: &AppState, owner: Uuid, query: &ListQuery) -> Result<Page, Error> {
-    let (tasks, total) = tokio::try_join!(
-        db::list(&state.db, owner, query),
-        db::count(&state.db, owner, query),
-    )?;
+/// [`Error::Unauthenticated`] when the session is not live, [`Error::Forbidden`] for a
+/// deactivated account, [`Error::Database`] when the database is down.
+pub async fn list(
+    state: &AppState,
+    caller: Caller,
+    query: &ListQuery,
+) -> Result<(Me, Page), Error> {
+    let (me, tasks, total) = db::list_signed_in(&state.db, caller, state.clock.now(), query)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let me = me.require_active()?;
     let full = i64::try_from(tasks.len()).is_ok_and(|n| n == query.limit);
     let next = tasks.last().filter(|_| full).map(Cursor::after);
-    Ok(Page { tasks, total, next })
+    Ok((me, Page { tasks, total, next }))
+}
+
+/// One of the caller's tasks, if it is not in the trash, with the caller: one round trip.
+///
+/// # Errors
+/// [`Error::Unauthenticated`] when the session is not live, [`Error::Forbidden`] for a
+/// deactivated account or another user's task, [`Error::NotFound`] for an unknown or trashed
+/// task.
+pub async fn get_as(state: &AppState, caller: Caller, id: Uuid) -> Result<(Me, Task), Error> {
+    let (me, task) = db::select_signed_in(&state.db, caller, state.clock.now(), id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let me = me.require_active()?;
+    Ok((me, owned(task, caller.user_id, Trash::Excluded)?))
 }
 
 /// One task, if it belongs to `owner` and is not in the trash.

@@ -276,11 +276,70 @@ pub async fn log_out(
 /// [`Error::Unauthenticated`] for an invalid or expired token or an ended session,
 /// [`Error::Forbidden`] for a deactivated account.
 pub async fn current_user(state: &AppState, access_token: &str) -> Result<(User, Uuid), Error> {
-    let now = state.clock.now();
+    let caller = caller(state, access_token).await?;
+    Ok((user_of(state, caller).await?, caller.session_id))
+}
+
+/// The caller's account, if their session is live and the account active: a query of its own,
+/// for routes that need the whole account before their work.
+///
+/// # Errors
+/// As [`current_user`].
+pub async fn user_of(state: &AppState, caller: Caller) -> Result<User, Error> {
+    db::select_live_session_user(
+        &state.db,
+        caller.session_id,
+        caller.user_id,
+        state.clock.now(),
+    )
+    .await?
+    .ok_or(Error::Unauthenticated)?
+    .require_active()
+}
+
+/// A request's verified access token: whom it names, in which session.
+///
+/// Whether that session is still live is not known yet: the statement that serves the request
+/// checks it in the same round trip as its own work ([`db::live_session`]), so a read costs one
+/// round trip, and a signed-out token works nowhere, with no cache in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// The caller an access token names, from its signature and claims alone (no I/O once the
+/// keys are loaded).
+///
+/// # Errors
+/// [`Error::Unauthenticated`] for an invalid or expired token.
+pub async fn caller(state: &AppState, access_token: &str) -> Result<Caller, Error> {
     let claims = state.verify_token(access_token, TokenKind::Access).await?;
-    let user = db::select_live_session_user(&state.db, claims.sid, claims.sub, now)
-        .await?
-        .ok_or(Error::Unauthenticated)?
-        .require_active()?;
-    Ok((user, claims.sid))
+    Ok(Caller {
+        user_id: claims.sub,
+        session_id: claims.sid,
+    })
+}
+
+/// What a one-round-trip statement learns about its caller beside its answer: present only
+/// while the session is live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Me {
+    pub is_active: bool,
+    /// An IANA time zone name: the day a task's progress counts from.
+    pub time_zone: String,
+}
+
+impl Me {
+    /// [`User::require_active`]'s rule, for a caller known through [`db::live_session`].
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a deactivated account.
+    pub fn require_active(self) -> Result<Self, Error> {
+        if self.is_active {
+            Ok(self)
+        } else {
+            Err(Error::Forbidden("this account is deactivated"))
+        }
+    }
 }

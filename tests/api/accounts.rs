@@ -674,6 +674,8 @@ async fn deleting_the_account_leaves_no_row_and_no_object(pool: PgPool) {
         "select count(*) from users where id = $1",
         "select count(*) from tasks where user_id = $1",
         "select count(*) from sessions where user_id = $1",
+        "select count(*) from task_counts where user_id = $1",
+        "select count(*) from task_creation_allowance where user_id = $1",
     ] {
         let n: i64 = sqlx::query_scalar(count)
             .bind(ada.id)

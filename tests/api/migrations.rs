@@ -144,6 +144,7 @@ async fn status_lists_every_migration_with_its_state(pool: PgPool) {
             (8, "attempts pending uploads leases", false),
             (9, "drafts trash versions", false),
             (10, "accounts", false),
+            (11, "one round trip", false),
         ]
     );
 }

@@ -314,7 +314,35 @@ async fn parallel_uploads_cannot_pass_the_quota_together(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn creating_past_the_hourly_rate_is_a_429_until_the_hour_passes(pool: PgPool) {
+async fn parallel_creates_cannot_pass_the_rate_together(pool: PgPool) {
+    let app = app_with(pool.clone(), |c| c.tasks_per_user_per_hour = 5).await;
+    let ada = app.signed_up_user().await;
+    let mut set = JoinSet::new();
+    for n in 0..16 {
+        let request = ada
+            .request(Method::POST, "/api/v1/tasks")
+            .json(&json!({"title": format!("t{n}")}));
+        set.spawn(async move { request.send().await.status });
+    }
+    let statuses = set.join_all().await;
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!(count(StatusCode::ACCEPTED), 5, "{statuses:?}");
+    assert_eq!(count(StatusCode::TOO_MANY_REQUESTS), 11, "{statuses:?}");
+    let made: i64 = sqlx::query_scalar("select count(*) from tasks")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(made, 5);
+    let me = ada.get("/auth/me").await.json();
+    assert_eq!(
+        me["usage"]["tasks"],
+        json!(5),
+        "the maintained count agrees"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn creating_past_the_hourly_rate_is_a_429_until_an_allowance_frees_up(pool: PgPool) {
     let app = app_with(pool, |c| {
         c.tasks_per_user_per_hour = 3;
         c.access_token_ttl = Duration::from_secs(2 * 60 * 60);
@@ -335,8 +363,9 @@ async fn creating_past_the_hourly_rate_is_a_429_until_the_hour_passes(pool: PgPo
         refused.detail(),
         "too many tasks created in the last hour; try again later"
     );
+    // A burst of 3, then one every 20 minutes: the next frees up 20 minutes after the burst.
     let wait: i64 = refused.header("retry-after").parse().expect("seconds");
-    assert!((3500..=3601).contains(&wait), "{wait}");
+    assert!((1100..=1201).contains(&wait), "{wait}");
     let other = app.signed_up_user().await;
     assert_eq!(
         other
@@ -346,11 +375,30 @@ async fn creating_past_the_hourly_rate_is_a_429_until_the_hour_passes(pool: PgPo
         StatusCode::ACCEPTED,
         "the limit is per user"
     );
-    app.clock.advance(TimeDelta::minutes(61));
+    app.clock.advance(TimeDelta::minutes(21));
     assert_eq!(
         ada.post_json("/api/v1/tasks", &json!({"title": "later"}))
             .await
             .status,
-        StatusCode::ACCEPTED
+        StatusCode::ACCEPTED,
+        "one allowance freed up"
     );
+    let again = ada
+        .post_json("/api/v1/tasks", &json!({"title": "and another"}))
+        .await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS, "only one");
+    app.clock.advance(TimeDelta::minutes(61));
+    for n in 0..3 {
+        let made = ada
+            .post_json(
+                "/api/v1/tasks",
+                &json!({"title": format!("after an hour {n}")}),
+            )
+            .await;
+        assert_eq!(
+            made.status,
+            StatusCode::ACCEPTED,
+            "a full burst again after an hour"
+        );
+    }
 }

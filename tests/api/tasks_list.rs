@@ -220,3 +220,90 @@ async fn listing_needs_a_signed_in_user(pool: PgPool) {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// The maintained counts (`task_counts`) against a count of the tasks themselves.
+async fn counts_agree(pool: &PgPool) {
+    let kept: Vec<(uuid::Uuid, bool, String, i64)> = sqlx::query_as(
+        "select user_id, trashed, status::text, sum(n)::bigint from task_counts \
+         group by 1, 2, 3 having sum(n) <> 0 order by 1, 2, 3",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("counts");
+    let counted: Vec<(uuid::Uuid, bool, String, i64)> = sqlx::query_as(
+        "select user_id, trashed_at is not null, status::text, count(*) from tasks \
+         group by 1, 2, 3 order by 1, 2, 3",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("tasks");
+    assert_eq!(kept, counted);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_total_stays_exact_through_every_move_of_a_task(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let (ada, bob) = (app.signed_up_user().await, app.signed_up_user().await);
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let made = ada
+            .post_json("/api/v1/tasks", &json!({"title": format!("t{n}")}))
+            .await;
+        ids.push(made.json()["id"].as_str().expect("an id").to_owned());
+    }
+    create_titled(&bob, "bob's").await;
+    counts_agree(&pool).await;
+    let patch = |id: &str, status: &str| {
+        ada.request(Method::PATCH, &format!("/api/v1/tasks/{id}"))
+            .json(&json!({"status": status}))
+    };
+    assert_eq!(
+        patch(&ids[0], "completed").send().await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        patch(&ids[1], "cancelled").send().await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        patch(&ids[1], "pending").send().await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        patch(&ids[2], "cancelled").send().await.status,
+        StatusCode::OK
+    );
+    for id in &ids[3..5] {
+        let trashed = ada.delete(&format!("/api/v1/tasks/{id}")).await;
+        assert_eq!(trashed.status, StatusCode::NO_CONTENT);
+    }
+    let restored = ada
+        .request(Method::POST, &format!("/api/v1/tasks/{}/restore", ids[3]))
+        .send()
+        .await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.text());
+    counts_agree(&pool).await;
+    let total = |query: &'static str| {
+        let ada = &ada;
+        async move { list(ada, query).await.json()["total"].clone() }
+    };
+    assert_eq!(total("").await, 5);
+    assert_eq!(total("?trashed=true").await, 1);
+    assert_eq!(total("?status_filter=completed").await, 1);
+    assert_eq!(total("?status_filter=cancelled").await, 1);
+    assert_eq!(total("?status_filter=pending").await, 3);
+    assert_eq!(
+        total("?q=t0").await,
+        1,
+        "a title search counts the tasks themselves"
+    );
+    // Concurrent moves of one user's tasks, each on its own connection: still exact.
+    let mut set = tokio::task::JoinSet::new();
+    for id in [&ids[1], &ids[3], &ids[5]] {
+        let request = patch(id, "completed");
+        set.spawn(async move { request.send().await.status });
+    }
+    set.join_all().await;
+    counts_agree(&pool).await;
+    assert_eq!(total("?status_filter=completed").await, 4);
+}

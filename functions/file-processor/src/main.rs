@@ -11,6 +11,7 @@ use writers::{
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let state = AppState::new(Config::from_env()?).await;
+    state.warm_up(false);
     let handler = service_fn(|event: LambdaEvent<SqsEvent>| {
         let deadline = processor::deadline_in(event.context.deadline);
         let state = &state;

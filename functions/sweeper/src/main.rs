@@ -8,6 +8,7 @@ use writers::{AppState, Config, sweeper, telemetry};
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let state = AppState::new(Config::from_env()?).await;
+    state.warm_up(false);
     let function =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "sweeper".to_owned());
     let handler = service_fn(|_: LambdaEvent<serde_json::Value>| {

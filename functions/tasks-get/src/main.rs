@@ -6,5 +6,7 @@ use writers::{AppState, Config, http::Function, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let state = AppState::new(Config::from_env()?).await;
+    // The secrets and the first connection, begun now; the first request awaits them.
+    state.warm_up(true);
     lambda_http::run(Function::GetTask.router(state)).await
 }

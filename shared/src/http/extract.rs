@@ -1,5 +1,7 @@
-//! Extractors that parse, and whose every rejection is our [`Error`], so malformed input gets
-//! the same JSON `detail` as any other 4xx: [`ApiJson`], [`ApiForm`], [`ClientIp`], [`CurrentUser`].
+//! Extractors that parse, and whose every rejection is our [`Error`].
+//!
+//! Malformed input gets the same JSON `detail` as any other 4xx: [`ApiJson`], [`ApiForm`],
+//! [`ClientIp`], [`CurrentUser`], [`SignedIn`].
 
 use std::net::SocketAddr;
 
@@ -281,6 +283,20 @@ impl FromRequestParts<AppState> for CurrentUser {
         let token = access_token(&parts.headers).ok_or(Error::Unauthenticated)?;
         let (user, session_id) = users::current_user(state, token).await?;
         Ok(Self { user, session_id })
+    }
+}
+
+/// A request's verified access token, its session not yet checked: for the routes whose one
+/// statement checks it beside their own work ([`users::Caller`]). `401` without a valid token.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedIn(pub users::Caller);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let token = access_token(&parts.headers).ok_or(Error::Unauthenticated)?;
+        Ok(Self(users::caller(state, token).await?))
     }
 }
 

@@ -299,12 +299,14 @@ fn table(routes: impl IntoIterator<Item = Route>, state: &AppState) -> Router<Ap
     })
 }
 
-/// Reads the database credentials before a route that needs them runs (a no-op with `DATABASE_URL`).
+/// Reads the database credentials before a route that needs them runs (a no-op with
+/// `DATABASE_URL`), once a cold start's warm-up has done what it could.
 async fn database_ready(
     State(state): State<AppState>,
     request: Request<Body>,
     next: Next,
 ) -> Response {
+    state.warmed().await;
     match state.database_ready().await {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),

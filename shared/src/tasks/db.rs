@@ -2,16 +2,18 @@
 //! state changes are in `lifecycle`.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use crate::{
-    Error,
+    Config, Error,
     tasks::{
+        allowance,
         model::{Draft, NewTask, Task},
         objects::NewFile,
         paging::{Cursor, ListQuery, Sort},
     },
+    users::{self, Caller, Me},
 };
 
 /// The columns of [`Task`], in its field order, for `select`s of one task.
@@ -130,6 +132,74 @@ pub(crate) async fn select_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Op
     Ok(task)
 }
 
+/// The task `id` and its caller, in one round trip: `None` when the caller's session is not
+/// live; the task is `None` when there is none with that id (whoever owns it).
+pub(crate) async fn select_signed_in(
+    db: impl PgExecutor<'_>,
+    caller: Caller,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<Option<(Me, Option<Task>)>, Error> {
+    let mut sql = users::db::live_session(caller, now);
+    sql.push(concat!(
+        " select me_is_active, me_time_zone, ",
+        task_columns!(),
+        " from me left join tasks on tasks.id = "
+    ))
+    .push_bind(id);
+    let row = sql.build().fetch_optional(db).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((users::db::me(&row)?, task_if_any(&row)?)))
+}
+
+/// The task of a row that may hold none (the null side of a `left join`).
+fn task_if_any(row: &PgRow) -> Result<Option<Task>, sqlx::Error> {
+    match row.try_get::<Option<Uuid>, _>("id")? {
+        Some(_) => Task::from_row(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A new task without a file, created by its caller in one statement (one round trip, one
+/// transaction): it checks the session, takes a creation allowance
+/// ([`allowance::push_take_creation`]) and inserts the task. `None` when the session is not live;
+/// the task is `None` when the caller is deactivated or has no allowance left.
+pub(crate) async fn insert_signed_in(
+    db: impl PgExecutor<'_>,
+    config: &Config,
+    caller: Caller,
+    now: DateTime<Utc>,
+    id: Uuid,
+    new: &NewTask,
+) -> Result<Option<(Me, Option<Task>)>, Error> {
+    let mut sql = users::db::live_session(caller, now);
+    sql.push(", allowed as (");
+    allowance::push_take_creation(&mut sql, config, now, |sql| {
+        sql.push("select me_id from me where me_is_active");
+    });
+    sql.push(
+        "), made as (insert into tasks (id, user_id, title, description, due_date, word_target, \
+         drafts_created) select ",
+    )
+    .push_bind(id)
+    .push(", user_id, ")
+    .push_bind(&new.title)
+    .push(", ")
+    .push_bind(&new.description)
+    .push(", ")
+    .push_bind(new.due_date)
+    .push(", ")
+    .push_bind(new.word_target)
+    .push(concat!(
+        ", 0 from allowed returning ",
+        task_columns!(),
+        ") select me_is_active, me_time_zone, made.* from me left join made on true"
+    ));
+    let row = sql.build().fetch_optional(db).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((users::db::me(&row)?, task_if_any(&row)?)))
+}
+
 /// The task, its row locked until the transaction ends: every write that must see the task as
 /// it is (an edit, a move to the trash, a purge, a processor's result) takes this first.
 pub(crate) async fn lock(tx: &mut sqlx::PgConnection, id: Uuid) -> Result<Option<Task>, Error> {
@@ -164,25 +234,53 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, owner: Uuid, q: &ListQuery) {
     }
 }
 
-/// One page of the owner's tasks in `q`'s order, after `q.after` (or from the start).
+/// One page of the caller's tasks in `q`'s order, after `q.after` (or from the start), with
+/// the total that match and the caller, in one round trip: `None` when the session is not live.
 ///
 /// Each combination of filters is a statement of its own, holding only the conditions it needs,
 /// so the planner picks the index that serves it (a generic plan cannot for `$x is null or …`).
 /// The position is a row comparison in the order's own terms, which the index answers too, so a
-/// page after a cursor costs the same at any depth.
-pub(crate) async fn list(
+/// page after a cursor costs the same at any depth. The total is [`push_total`]'s.
+pub(crate) async fn list_signed_in(
     db: impl PgExecutor<'_>,
-    owner: Uuid,
+    caller: Caller,
+    now: DateTime<Utc>,
     q: &ListQuery,
-) -> Result<Vec<Task>, Error> {
-    let mut sql = list_query("select ", owner, q);
-    let tasks = sql.build_query_as::<Task>().fetch_all(db).await?;
-    Ok(tasks)
+) -> Result<Option<(Me, Vec<Task>, i64)>, Error> {
+    let mut sql = list_statement(caller, now, q);
+    let rows = sql.build().fetch_all(db).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let me = users::db::me(first)?;
+    let total: i64 = first.try_get("me_total")?;
+    let tasks = rows
+        .iter()
+        .filter_map(|row| task_if_any(row).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((me, tasks, total)))
 }
 
-/// The plan Postgres runs [`list`]'s statement for `q` with (`explain analyze`, without costs or
-/// timings), one line per row: what `make bench` prints to show each filter and order uses an
-/// index.
+/// [`list_signed_in`]'s statement: public so that `make bench` runs exactly it under pgbench.
+pub fn list_statement(caller: Caller, now: DateTime<Utc>, q: &ListQuery) -> QueryBuilder<Postgres> {
+    let mut sql = users::db::live_session(caller, now);
+    sql.push(" select me_is_active, me_time_zone, (");
+    push_total(&mut sql, caller.user_id, q);
+    sql.push(") as me_total, page.* from me left join lateral (");
+    push_page(&mut sql, caller.user_id, q);
+    sql.push(match q.sort {
+        Sort::CreatedAt => ") page on true order by page.created_at desc, page.id desc",
+        Sort::DueDate => {
+            ") page on true order by coalesce(page.due_date, 'infinity'::timestamptz), page.id"
+        }
+    });
+    sql
+}
+
+/// The plan of the page in [`list_signed_in`]'s statement for `q`, one line per row.
+///
+/// `explain analyze`, without costs or timings: what `make bench` prints to show each filter and
+/// order uses an index.
 ///
 /// # Errors
 /// [`Error::Database`] when the database is down.
@@ -191,16 +289,13 @@ pub async fn explain_list(
     owner: Uuid,
     q: &ListQuery,
 ) -> Result<Vec<String>, Error> {
-    let mut sql = list_query(
-        "explain (analyze, costs off, timing off, summary off) select ",
-        owner,
-        q,
-    );
+    let mut sql = QueryBuilder::new("explain (analyze, costs off, timing off, summary off) ");
+    push_page(&mut sql, owner, q);
     let lines = sql.build_query_scalar::<String>().fetch_all(db).await?;
     Ok(lines)
 }
 
-/// [`count`]'s plan, as [`explain_list`] gives [`list`]'s.
+/// The plan of [`push_total`]'s count, as [`explain_list`] gives the page's.
 ///
 /// # Errors
 /// [`Error::Database`] when the database is down.
@@ -209,19 +304,17 @@ pub async fn explain_count(
     owner: Uuid,
     q: &ListQuery,
 ) -> Result<Vec<String>, Error> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "explain (analyze, costs off, timing off, summary off) select count(*)",
-    );
-    push_filters(&mut sql, owner, q);
+    let mut sql =
+        QueryBuilder::<Postgres>::new("explain (analyze, costs off, timing off, summary off) ");
+    push_total(&mut sql, owner, q);
     let lines = sql.build_query_scalar::<String>().fetch_all(db).await?;
     Ok(lines)
 }
 
-/// [`list`]'s statement after `head` (`select `, or an `explain` of it).
-fn list_query(head: &str, owner: Uuid, q: &ListQuery) -> QueryBuilder<Postgres> {
-    let mut sql = QueryBuilder::<Postgres>::new(head);
-    sql.push(PAGE_COLUMNS);
-    push_filters(&mut sql, owner, q);
+/// The `select` of one page of the owner's tasks.
+fn push_page(sql: &mut QueryBuilder<Postgres>, owner: Uuid, q: &ListQuery) {
+    sql.push("select ").push(PAGE_COLUMNS);
+    push_filters(sql, owner, q);
     match (q.sort, q.after) {
         (_, None) => {}
         (Sort::CreatedAt, Some(Cursor { created_at, id, .. })) => {
@@ -258,20 +351,27 @@ fn list_query(head: &str, owner: Uuid, q: &ListQuery) -> QueryBuilder<Postgres> 
         .push_bind(q.limit)
         .push(" offset ")
         .push_bind(q.skip);
-    sql
 }
 
-/// How many of the owner's tasks match `q`'s filters (an index-only count when the filter is
-/// the owner and a status).
-pub(crate) async fn count(
-    db: impl PgExecutor<'_>,
-    owner: Uuid,
-    q: &ListQuery,
-) -> Result<i64, Error> {
-    let mut sql = QueryBuilder::<Postgres>::new("select count(*)");
-    push_filters(&mut sql, owner, q);
-    let total = sql.build_query_scalar::<i64>().fetch_one(db).await?;
-    Ok(total)
+/// The `select` of how many of the owner's tasks match `q`'s filters.
+///
+/// Filtered by trash and status alone (every list the board shows), it is a sum over the few
+/// rows of `task_counts` the triggers maintain: exact, and as cheap at 100,000 tasks as at 100.
+/// A title search or a due date narrows the set, and is counted from the tasks themselves,
+/// through the index that serves the filter.
+fn push_total(sql: &mut QueryBuilder<Postgres>, owner: Uuid, q: &ListQuery) {
+    if q.title.is_none() && q.due_before.is_none() {
+        sql.push("select coalesce(sum(n), 0)::bigint from task_counts where user_id = ")
+            .push_bind(owner)
+            .push(" and trashed = ")
+            .push_bind(q.trashed);
+        if let Some(status) = q.status {
+            sql.push(" and status = ").push_bind(status);
+        }
+    } else {
+        sql.push("select count(*)");
+        push_filters(sql, owner, q);
+    }
 }
 
 /// What an owner's edit sets; `None` leaves a field as it is, `Some(None)` clears it.

@@ -61,14 +61,7 @@ pub async fn add(
     get(state, owner, task_id).await?;
     refuse_while_processing(state, task_id).await?;
     let size = upload.bytes.len() as u64;
-    allowance::check_storage(
-        &mut *state.db.acquire().await?,
-        &state.config,
-        owner,
-        size,
-        state.clock.now(),
-    )
-    .await?;
+    allowance::check_storage(&mut *state.db.acquire().await?, &state.config, owner, size).await?;
     let number = take_number(state, task_id).await?;
     tracing::Span::current().record("draft", number);
     let key = upload_key(
@@ -82,7 +75,7 @@ pub async fn add(
     let saved = async {
         let mut tx = state.db.begin().await?;
         lock_owned(&mut tx, owner, task_id, Trash::Included, None).await?;
-        allowance::claim_storage(&mut tx, &state.config, owner, size, state.clock.now()).await?;
+        allowance::claim_storage(&mut tx, &state.config, owner, size).await?;
         db::insert_draft(&mut *tx, task_id, number, &file)
             .await
             .on_constraint(ONE_PROCESSING, Error::Conflict(BUSY))?;
@@ -129,7 +122,7 @@ pub async fn add_direct(
     let (file, presigned): (NewFile, _) = sign_direct_upload(state, key, declared).await?;
     let mut tx = state.db.begin().await?;
     lock_owned(&mut tx, owner, task_id, Trash::Included, None).await?;
-    allowance::claim_storage(&mut tx, &state.config, owner, file.size, state.clock.now()).await?;
+    allowance::claim_storage(&mut tx, &state.config, owner, file.size).await?;
     db::insert_draft(&mut *tx, task_id, number, &file)
         .await
         .on_constraint(ONE_PROCESSING, Error::Conflict(BUSY))?;

@@ -18,7 +18,7 @@ use crate::{
     AppState, Error, ValidationErrors,
     http::{
         error::ErrorBody,
-        extract::{ApiJson, ApiQuery, CurrentUser},
+        extract::{ApiJson, ApiQuery, CurrentUser, SignedIn},
     },
     tasks::{
         self, drafts,
@@ -34,11 +34,17 @@ use crate::{
             TaskPage, TaskPatchJson, TaskView, UploadInstructions,
         },
     },
+    users::{self, Me},
 };
 
 /// Today for the signed-in writer, in their time zone.
 fn today(state: &AppState, current: &CurrentUser) -> Today {
     Today::of(&current.user.time_zone, state.clock.now())
+}
+
+/// Today for a caller known through a one-round-trip statement.
+fn today_for(state: &AppState, me: &Me) -> Today {
+    Today::of(&me.time_zone, state.clock.now())
 }
 
 /// A task response: the view, with the task's `ETag`.
@@ -68,21 +74,27 @@ fn with_etag(task: Task, today: &Today, status: StatusCode) -> Response {
         (status = 413, description = "The file is larger than `MAX_UPLOAD_BYTES`, or would take the user's uploads past `USER_QUOTA_BYTES` (the detail gives the figures)", body = ErrorBody),
         (status = 415, description = "Neither multipart/form-data nor JSON", body = ErrorBody),
         (status = 422, description = "A field is invalid, or the file is empty", body = ErrorBody),
-        (status = 429, description = "More than `TASKS_PER_USER_PER_HOUR` tasks created in the last hour; see `Retry-After`", body = ErrorBody),
+        (status = 429, description = "Past the creation rate: a burst of `TASKS_PER_USER_PER_HOUR` tasks, then one every hour ÷ that number; see `Retry-After`", body = ErrorBody),
     ),
     security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
 )]
 pub async fn create(
     State(state): State<AppState>,
-    current: CurrentUser,
+    SignedIn(caller): SignedIn,
     Submission(new, upload): Submission,
 ) -> Result<Response, Error> {
-    let task = tasks::create(&state, current.user.id, new, upload).await?;
-    Ok(with_etag(
-        task,
-        &today(&state, &current),
-        StatusCode::ACCEPTED,
-    ))
+    let (task, today) = match upload {
+        None => {
+            let (me, task) = tasks::create_as(&state, caller, new).await?;
+            (task, today_for(&state, &me))
+        }
+        Some(upload) => {
+            let user = users::user_of(&state, caller).await?;
+            let task = tasks::create(&state, user.id, new, Some(upload)).await?;
+            (task, Today::of(&user.time_zone, state.clock.now()))
+        }
+    };
+    Ok(with_etag(task, &today, StatusCode::ACCEPTED))
 }
 
 /// The caller's tasks (or their trash), in the order asked for, with the total that match.
@@ -102,11 +114,11 @@ pub async fn create(
 )]
 pub async fn list(
     State(state): State<AppState>,
-    current: CurrentUser,
+    SignedIn(caller): SignedIn,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<TaskPage>, Error> {
-    let page = tasks::list(&state, current.user.id, &params.parse()?).await?;
-    let today = today(&state, &current);
+    let (me, page) = tasks::list(&state, caller, &params.parse()?).await?;
+    let today = today_for(&state, &me);
     Ok(Json(TaskPage {
         tasks: page
             .tasks
@@ -136,12 +148,12 @@ pub async fn list(
 )]
 pub async fn get(
     State(state): State<AppState>,
-    current: CurrentUser,
+    SignedIn(caller): SignedIn,
     Path(task_id): Path<String>,
 ) -> Result<Response, Error> {
     let task_id = parse_task_id(&task_id)?;
-    let task = tasks::get(&state, current.user.id, task_id).await?;
-    Ok(with_etag(task, &today(&state, &current), StatusCode::OK))
+    let (me, task) = tasks::get_as(&state, caller, task_id).await?;
+    Ok(with_etag(task, &today_for(&state, &me), StatusCode::OK))
 }
 
 /// `If-Match`, when the request sends one.
@@ -324,7 +336,7 @@ pub async fn restore(
         (status = 413, description = "The declared size is larger than `MAX_DIRECT_UPLOAD_BYTES`, or would take the user's uploads past `USER_QUOTA_BYTES` (the detail gives the figures)", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A field is invalid", body = ErrorBody),
-        (status = 429, description = "More than `TASKS_PER_USER_PER_HOUR` tasks created in the last hour; see `Retry-After`", body = ErrorBody),
+        (status = 429, description = "Past the creation rate: a burst of `TASKS_PER_USER_PER_HOUR` tasks, then one every hour ÷ that number; see `Retry-After`", body = ErrorBody),
     ),
     security(("OAuth2PasswordBearer" = []), ("accessCookie" = []))
 )]

@@ -1,13 +1,44 @@
 //! SQL for accounts, sessions, refresh tokens and auth attempts; no rules, only queries.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use crate::{
     Error,
-    users::model::{Email, NewUser, User},
+    users::{
+        Caller, Me,
+        model::{Email, NewUser, User},
+    },
 };
+
+/// The start of a statement that checks its caller's session in the same round trip as the
+/// work it goes on to do: `with me as (…)`, one row while the session is live and none after it
+/// ended or expired, holding `me_id`, `me_is_active` and `me_time_zone` ([`me`] reads them). The
+/// caller adds its own `, name as (…)` parts and a `select` that reads from `me`, so a dead
+/// session answers no row at all.
+pub(crate) fn live_session(caller: Caller, now: DateTime<Utc>) -> QueryBuilder<Postgres> {
+    let mut sql = QueryBuilder::new(
+        "with me as (select u.id as me_id, u.is_active as me_is_active, \
+         u.time_zone as me_time_zone from sessions s join users u on u.id = s.user_id \
+         where s.id = ",
+    );
+    sql.push_bind(caller.session_id)
+        .push(" and s.user_id = ")
+        .push_bind(caller.user_id)
+        .push(" and s.revoked_at is null and s.expires_at > ")
+        .push_bind(now)
+        .push(")");
+    sql
+}
+
+/// The caller's part of a row of a [`live_session`] statement.
+pub(crate) fn me(row: &PgRow) -> Result<Me, sqlx::Error> {
+    Ok(Me {
+        is_active: row.try_get("me_is_active")?,
+        time_zone: row.try_get("me_time_zone")?,
+    })
+}
 
 pub(crate) async fn insert(
     db: impl PgExecutor<'_>,
