@@ -15,10 +15,14 @@ CONNECTIONS=16
 port=${BENCH_PORT:-8100}
 base="http://127.0.0.1:$port"
 
-step "load tool: wrk"
+step "load tools: wrk, pgbench"
 if ! command -v wrk >/dev/null; then
     echo "bench: installing wrk (Debian package)" >&2
     if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+if ! command -v pgbench >/dev/null; then
+    echo "bench: installing pgbench (Debian package postgresql-contrib)" >&2
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq postgresql-contrib >/dev/null; else sudo apt-get install -y -qq postgresql-contrib >/dev/null; fi
 fi
 
 # The bench's own bucket and queues: a `make run` server polling writers-jobs would otherwise take
@@ -132,6 +136,37 @@ scenario() {
     echo "$before $(ticks)" >"$out/cpu-$name"
     echo idle >"$out/scenario"
 }
+# The bound: Postgres alone running exactly the statements the handlers send (the same
+# builders, the bench user's values), from as many clients as local-api's pool has connections.
+step "the bound: the handlers' own statements under pgbench, $DB_MAX_CONNECTIONS clients, $RUNS runs x ${DURATION}s"
+"$bin/bench" pgbench-scripts "$out/pgbench" "$user_id" "$task_id" >"$out/pgbench-scripts.json"
+for name in list get create; do
+    before=$(ticks)
+    for run in $(seq "$RUNS"); do
+        pgbench -n -M prepared -c "$DB_MAX_CONNECTIONS" -j 2 -T "$DURATION" -f "$out/pgbench/$name.sql" "$DATABASE_URL" \
+            >"$out/pgbench-$name-$run.txt" 2>&1 ||
+            { echo "bench: pgbench failed on $name; see $out/pgbench-$name-$run.txt" >&2; exit 1; }
+    done
+    echo "$before $(ticks)" >"$out/cpu-pgbench-$name"
+done
+
+step "round trips to Postgres per request, counted on the wire (a second local-api behind tools/bench/wirecount.py)"
+wire_port=$((port + 2)) wire_control=$((port + 3)) counted_port=$((port + 1))
+python3 tools/bench/wirecount.py --listen "127.0.0.1:$wire_port" --upstream 127.0.0.1:5432 \
+    --control "127.0.0.1:$wire_control" 2>"$out/wirecount.log" &
+wire=$!
+for _ in $(seq 50); do ss -ltn "sport = :$wire_port" | grep -q LISTEN && break; sleep 0.1; done
+# The same database through the proxy; no sweeper runs during the count (its work is not a request's).
+counted_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p._replace(netloc=f"{p.username or \"postgres\"}@127.0.0.1:{sys.argv[2]}").geturl())' "$DATABASE_URL" "$wire_port")
+DATABASE_URL=$counted_url SWEEP_INTERVAL_SECS=86400 TASKS_PER_USER_PER_HOUR=1000000000 \
+    PORT=$counted_port RUST_LOG=warn "$bin/local-api" >"$out/local-api-counted.log" 2>&1 &
+counted=$!
+trap 'kill $api $counted $wire 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$counted_port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+"$bin/bench" round-trips "http://127.0.0.1:$counted_port" "127.0.0.1:$wire_control" "$cookie" "$task_id" >"$out/round-trips.json"
+kill $counted $wire 2>/dev/null || true
+trap 'kill $api 2>/dev/null || true' EXIT
+
 step "throughput and latency: 5 scenarios x $RUNS runs x ${DURATION}s, $CONNECTIONS connections"
 scenario list GET "/api/v1/tasks?limit=50" "" "" "$cookie"
 scenario get GET "/api/v1/tasks/$task_id" "" "" "$cookie"

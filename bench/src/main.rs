@@ -11,6 +11,10 @@
 //! bench process BIN_DIR           the file processor on 1, 64 and 256 MiB against a plain GET
 //! bench analyze                   the analyzer alone on 64 MiB of text in memory (CPU bound)
 //! bench queue                     the jobs queue's depth: waiting and in flight (for diagnostics)
+//! bench pgbench-scripts DIR USER TASK   the handlers' own statements for list, get and create, as
+//!                                 pgbench scripts with the bench user's values (the bound)
+//! bench round-trips BASE CONTROL COOKIE TASK   Postgres round trips per request of each route,
+//!                                 from tools/bench/wirecount.py's counts (BASE talks through it)
 //! ```
 
 use std::{
@@ -36,10 +40,10 @@ use writers::{
     Config,
     tasks::{
         db as tasks_db,
-        model::TaskStatus,
+        model::{NewTask, TaskStatus},
         paging::{Cursor, ListQuery, Sort},
     },
-    users::{model::Password, password},
+    users::{Caller, model::Password, password},
 };
 
 type Http = Client<HttpConnector, Full<bytes::Bytes>>;
@@ -57,6 +61,12 @@ async fn main() -> Result<()> {
         ["process", bin_dir] => process(Path::new(bin_dir)).await?,
         ["queue"] => queue_depth().await?,
         ["analyze"] => analyze(),
+        ["round-trips", base, control, cookie, task] => {
+            round_trips(base, control, cookie, task).await?
+        }
+        ["pgbench-scripts", dir, user, task] => {
+            pgbench_scripts(Path::new(dir), user.parse()?, task.parse()?).await?
+        }
         _ => bail!("usage: see bench/src/main.rs"),
     };
     println!("{result}");
@@ -363,9 +373,36 @@ async fn scaling(base: &str) -> Result<Value> {
     let (large, large_cookie) = new_user(&client, base).await?;
     seed_tasks(&db, small, 100).await?;
     seed_tasks(&db, large, 100_000).await?;
+    // Among others: 900 writers of 1,000 tasks each, a million tasks in all with these two, so
+    // every index and count works at a realistic size and not on one writer's rows alone.
+    sqlx::query(
+        "insert into users (email, username, hashed_password) \
+         select 'others-' || g || '-' || $1 || '@example.com', 'others_' || g || '_' || $1, 'x' \
+         from generate_series(1, 900) g",
+    )
+    .bind(&Uuid::new_v4().simple().to_string()[..8])
+    .execute(&db)
+    .await?;
+    sqlx::query(
+        "insert into tasks (title, user_id, status, created_at, due_date, trashed_at) \
+         select (array['Task ', 'Chapter ', 'Draft ', 'Notes '])[1 + g % 4] || g, u.id, \
+                (array['PENDING','IN_PROGRESS','COMPLETED','CANCELLED'])[1 + g % 4]::task_status, \
+                now() - g * interval '1 second', \
+                case when g % 3 <> 0 then now() + (g % 400) * interval '1 day' end, \
+                case when g % 50 = 0 then now() - (g % 30) * interval '1 day' end \
+         from users u cross join generate_series(1, 1000) g \
+         where u.email like 'others-%'",
+    )
+    .execute(&db)
+    .await?;
+    let total: i64 = sqlx::query_scalar("select count(*) from tasks")
+        .fetch_one(&db)
+        .await?;
     // Steady state: autovacuum would have set the visibility map by now, which lets `count(*)`
     // answer from the index alone; a bulk insert a moment ago has not had it yet.
-    sqlx::query("vacuum (analyze) tasks").execute(&db).await?;
+    sqlx::query("vacuum (analyze) tasks, task_counts")
+        .execute(&db)
+        .await?;
     let (at, id): (chrono::DateTime<chrono::Utc>, Uuid) = sqlx::query_as(
         "select created_at, id from tasks where user_id = $1 order by created_at desc, id desc offset 49999 limit 1",
     )
@@ -484,7 +521,7 @@ async fn scaling(base: &str) -> Result<Value> {
     }
     let plan = tasks_db::explain_count(&db, large, &page(&|_| {})).await?;
     plans.push(json!({"case": "total (the count beside every page)", "plan": plan.join("\n")}));
-    Ok(json!({"cases": cases, "plans": plans}))
+    Ok(json!({"cases": cases, "plans": plans, "tasks_in_all": total}))
 }
 
 /// A payload-2.0 request as API Gateway sends it, from the host `localhost`.
@@ -708,4 +745,271 @@ async fn process(bin_dir: &Path) -> Result<Value> {
         }));
     }
     Ok(json!({"sizes": results}))
+}
+
+/// One value of a statement's parameters, as a literal of its type for a pgbench script.
+enum Literal {
+    Uuid(Uuid),
+    /// `gen_random_uuid()`: a create's new task id, fresh in every transaction.
+    NewUuid,
+    Time(chrono::DateTime<chrono::Utc>),
+    Int(i64),
+    Bool(bool),
+    Text(&'static str),
+    Null(&'static str),
+}
+
+impl Literal {
+    fn sql(&self) -> String {
+        match self {
+            Self::Uuid(id) => format!("'{id}'::uuid"),
+            Self::NewUuid => "gen_random_uuid()".to_owned(),
+            Self::Time(at) => format!("'{}'::timestamptz", at.to_rfc3339()),
+            Self::Int(n) => format!("{n}::bigint"),
+            Self::Bool(b) => format!("{b}"),
+            Self::Text(t) => format!("'{}'::text", t.replace('\'', "''")),
+            Self::Null(ty) => format!("null::{ty}"),
+        }
+    }
+}
+
+/// `sql` with `$1`, `$2`, … replaced by `values`, refusing a count that does not match: the
+/// handler's statement changed its parameters, and this list must follow.
+fn with_literals(sql: &str, values: &[Literal]) -> Result<String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut used = 0;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits: String = rest[at + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let n: usize = digits.parse().context("a $ that is not a parameter")?;
+        let value = values
+            .get(n - 1)
+            .with_context(|| format!("the statement has ${n}, the bench knows {}", values.len()))?;
+        out.push_str(&value.sql());
+        used = used.max(n);
+        rest = &rest[at + 1 + digits.len()..];
+    }
+    out.push_str(rest);
+    if used != values.len() {
+        bail!(
+            "the statement has {used} parameters, the bench knows {}",
+            values.len()
+        );
+    }
+    Ok(out)
+}
+
+/// The statements `GET /api/v1/tasks?limit=50`, `GET /api/v1/tasks/{id}` and a `POST` without a
+/// file run (each one round trip), from the handlers' own builders, with the bench user's
+/// values in place of the parameters: what pgbench runs for the bound, one file each in `dir`.
+async fn pgbench_scripts(dir: &Path, user_id: Uuid, task_id: Uuid) -> Result<Value> {
+    let db = PgPool::connect_with(writers::db::options_from_env().await?).await?;
+    let session_id: Uuid = sqlx::query_scalar(
+        "select id from sessions where user_id = $1 and revoked_at is null order by created_at desc limit 1",
+    )
+    .bind(user_id)
+    .fetch_one(&db)
+    .await?;
+    let config = Config::from_env()?;
+    let caller = Caller {
+        user_id,
+        session_id,
+    };
+    let now = chrono::Utc::now();
+    let session = [
+        Literal::Uuid(session_id),
+        Literal::Uuid(user_id),
+        Literal::Time(now),
+    ];
+    let list_query = ListQuery {
+        skip: 0,
+        limit: 50,
+        status: None,
+        sort: Sort::CreatedAt,
+        title: None,
+        due_before: None,
+        trashed: false,
+        after: None,
+    };
+    let list = tasks_db::list_statement(caller, now, &list_query);
+    let list_values = [
+        session,
+        [
+            Literal::Uuid(user_id),
+            Literal::Bool(false),
+            Literal::Uuid(user_id),
+        ],
+    ]
+    .into_iter()
+    .flatten()
+    .chain([Literal::Int(50), Literal::Int(0)])
+    .collect::<Vec<_>>();
+    let get = tasks_db::get_statement(caller, now, task_id);
+    let get_values = [
+        Literal::Uuid(session_id),
+        Literal::Uuid(user_id),
+        Literal::Time(now),
+        Literal::Uuid(task_id),
+    ];
+    let new = NewTask {
+        title: "A chapter".to_owned(),
+        description: None,
+        due_date: None,
+        word_target: None,
+    };
+    let create = tasks_db::create_statement(&config, caller, now, Uuid::nil(), &new);
+    let (interval, tolerance) = writers::tasks::allowance::rate(&config);
+    let create_values = [
+        Literal::Uuid(session_id),
+        Literal::Uuid(user_id),
+        Literal::Time(now),
+        Literal::Time(now),
+        Literal::Int(interval),
+        Literal::Time(now),
+        Literal::Int(interval),
+        Literal::Time(now),
+        Literal::Int(tolerance),
+        Literal::Time(now),
+        Literal::NewUuid,
+        Literal::Text("A chapter"),
+        Literal::Null("text"),
+        Literal::Null("timestamptz"),
+        Literal::Null("integer"),
+    ];
+    std::fs::create_dir_all(dir)?;
+    let mut written = serde_json::Map::new();
+    for (name, sql, values) in [
+        ("list", list.sql().as_str().to_owned(), &list_values[..]),
+        ("get", get.sql().as_str().to_owned(), &get_values[..]),
+        (
+            "create",
+            create.sql().as_str().to_owned(),
+            &create_values[..],
+        ),
+    ] {
+        let script = with_literals(&sql, values)?;
+        // Each must answer as the handler's does: the caller's row, with the task or page.
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(script.clone()))
+            .fetch_all(&db)
+            .await
+            .with_context(|| format!("the {name} script does not run"))?;
+        if rows.is_empty() {
+            bail!("the {name} script answers no row: is the session live?");
+        }
+        let path = dir.join(format!("{name}.sql"));
+        std::fs::write(&path, format!("{script};\n"))?;
+        written.insert(
+            name.to_owned(),
+            json!({"path": path, "rows": rows.len(), "sql": sql}),
+        );
+    }
+    Ok(Value::Object(written))
+}
+
+/// One command to the wire counter's control port, and its JSON answer.
+async fn wire(control: &str, command: &str) -> Result<Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(control)
+        .await
+        .with_context(|| format!("the wire counter's control port {control}"))?;
+    stream.write_all(format!("{command}\n").as_bytes()).await?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await?;
+    Ok(serde_json::from_str(answer.trim())?)
+}
+
+/// Round trips to Postgres per request of each route: after one request of each (connections
+/// open, statements prepared), the counter is zeroed, `N` requests run one after another, and
+/// the Syncs and simple queries the server answered are divided by `N`.
+async fn round_trips(base: &str, control: &str, cookie: &str, task: &str) -> Result<Value> {
+    const N: usize = 50;
+    let client = http();
+    let json_type = ("content-type", "application/json");
+    let routes: Vec<(&str, &str, String, Vec<u8>, bool)> = vec![
+        (
+            "GET /api/v1/tasks?limit=50",
+            "GET",
+            format!("{base}/api/v1/tasks?limit=50"),
+            Vec::new(),
+            false,
+        ),
+        (
+            "GET /api/v1/tasks/{id}",
+            "GET",
+            format!("{base}/api/v1/tasks/{task}"),
+            Vec::new(),
+            false,
+        ),
+        (
+            "POST /api/v1/tasks (no file)",
+            "POST",
+            format!("{base}/api/v1/tasks"),
+            br#"{"title": "A chapter"}"#.to_vec(),
+            true,
+        ),
+        (
+            "PATCH /api/v1/tasks/{id}",
+            "PATCH",
+            format!("{base}/api/v1/tasks/{task}"),
+            Vec::new(),
+            true,
+        ),
+        (
+            "GET /api/v1/tasks/{id}/drafts",
+            "GET",
+            format!("{base}/api/v1/tasks/{task}/drafts"),
+            Vec::new(),
+            false,
+        ),
+        (
+            "GET /auth/me",
+            "GET",
+            format!("{base}/auth/me"),
+            Vec::new(),
+            false,
+        ),
+    ];
+    let mut measured = Vec::new();
+    for (label, method, url, body, json_body) in &routes {
+        let send = |n: usize| {
+            let body = if *method == "PATCH" {
+                format!(r#"{{"description": "edit {n}"}}"#).into_bytes()
+            } else {
+                body.clone()
+            };
+            let mut headers = vec![("cookie", cookie)];
+            if *json_body {
+                headers.push(json_type);
+            }
+            let client = &client;
+            async move {
+                let (status, bytes, _) = call(client, method, url, &headers, body).await?;
+                if !(200..300).contains(&status) {
+                    bail!(
+                        "{label} answered {status}: {}",
+                        String::from_utf8_lossy(&bytes)
+                    );
+                }
+                Ok(())
+            }
+        };
+        send(0).await?;
+        wire(control, "reset").await?;
+        for n in 1..=N {
+            send(n).await?;
+        }
+        let counted = wire(control, "read").await?;
+        let trips = counted["round_trips"].as_f64().context("round_trips")?;
+        measured.push(json!({
+            "route": label,
+            "requests": N,
+            "round_trips_per_request": trips / N as f64,
+            "statements": counted["statements"],
+        }));
+    }
+    Ok(json!({"routes": measured}))
 }

@@ -69,6 +69,51 @@ if os.path.exists(drain):
     lines += ["", f"After the upload scenario, the in-process processor took {open(drain).read().strip()} s more to finish the jobs of the "
               f"{open(os.path.join(out, 'uploads')).read().strip()} uploads (one at a time, as the local poller runs them); "
               "login ran after that, so the backlog did not share the cores with its hashing."]
+def pgbench(name):
+    tps, done = [], 0
+    for path in sorted(glob.glob(os.path.join(out, f"pgbench-{name}-*.txt"))):
+        text = open(path).read()
+        tps.append(float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", text).group(1)))
+        done += int(re.search(r"number of transactions actually processed: (\d+)", text).group(1))
+    return statistics.median(tps), done
+
+def wrk_requests(name):
+    return sum(int(re.search(r"(\d+) requests in", open(p).read()).group(1))
+               for p in glob.glob(os.path.join(out, f"wrk-{name}-*.txt")))
+
+def postgres_us(path, count):
+    _, p0, _, _, _, p1, _, _ = map(int, open(path).read().split())
+    return (p1 - p0) / os.sysconf("SC_CLK_TCK") * 1e6 / max(count, 1)
+
+if glob.glob(os.path.join(out, "pgbench-*.txt")):
+    clients = os.environ.get("DB_MAX_CONNECTIONS", "10")
+    lines += ["", "### The bound: Postgres alone, running the handlers' own statements", "",
+              f"pgbench on the same machine in the same run, {clients} clients (local-api's pool), prepared, one script per",
+              "route holding exactly the statement its handler sends (`bench pgbench-scripts` takes it from the",
+              "handlers' own builders and puts the bench writer's values in place of the parameters; a create's",
+              "task id is `gen_random_uuid()`). Postgres' CPU per request is its processes' CPU time over the run",
+              "divided by the requests (or transactions) it served.", "",
+              "| route | Writers req/s | bound tx/s | Writers ÷ bound | target | Postgres CPU µs / request | / pgbench tx | ratio (target ≤ 1.3×) |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, share in [("list", 0.5), ("get", 0.5), ("create", 0.4)]:
+        rps = wrk(name)[0]
+        tps, done = pgbench(name)
+        app_us = postgres_us(os.path.join(out, f"cpu-{name}"), wrk_requests(name))
+        bound_us = postgres_us(os.path.join(out, f"cpu-pgbench-{name}"), done)
+        ratio = app_us / bound_us
+        lines.append(f"| {original[name][0]} | {rps:.0f} | {tps:.0f} | {100 * rps / tps:.0f}% | ≥ {100 * share:.0f}%: "
+                     f"{verdict(rps >= share * tps)} | {app_us:.0f} | {bound_us:.0f} | {ratio:.2f}× {verdict(ratio <= 1.3)} |")
+trips_path = os.path.join(out, "round-trips.json")
+if os.path.exists(trips_path):
+    trips = load("round-trips.json")["routes"]
+    lines += ["", "### Round trips to Postgres per request, counted on the wire", "",
+              "A second `local-api` talks to Postgres through `tools/bench/wirecount.py`, a proxy that parses the",
+              "protocol and counts each point where the client waits for the server (every Sync and every simple",
+              f"query). After one warming request, {trips[0]['requests']} requests of each route, one after another:", "",
+              "| route | round trips per request | statements |", "|---|---|---|"]
+    for t in trips:
+        statements = "; ".join(f"`{sql[:60]}…` ×{n}" for sql, n in sorted(t["statements"].items(), key=lambda kv: -kv[1])[:3]) or "prepared earlier"
+        lines.append(f"| `{t['route']}` | {t['round_trips_per_request']:.2f} | {statements} |")
 lines += ["", "Where the CPU went during each scenario, as a share of both cores (the rest: wrk, the kernel's",
           "own work outside these processes, idle):", "",
           "| scenario | local-api | Postgres | LocalStack |", "|---|---|---|---|"]
@@ -101,7 +146,8 @@ lines += ["## 3. Cold start", "",
           "`GET …/invocation/next`. First response: to the answer of the first invocation, which reads the JWT and",
           "database secrets from LocalStack's Secrets Manager and opens the first database connection where the",
           "event needs them. Sizes: the stripped release binary, and `bootstrap` in a zip (deflate, level 9).", "",
-          "| binary | init ms | first response ms | init target (≤ 1.5 × floor) | binary MiB | zipped MiB |", "|---|---|---|---|---|---|"]
+          "Targets: init ≤ 2× the floor's, first response ≤ 100 ms, a reader's (`tasks-get`, `tasks-list`) binary ≤ 8 MiB.", "",
+          "| binary | init ms | first response ms | init ≤ 2× floor | first response ≤ 100 ms | binary MiB | zipped MiB |", "|---|---|---|---|---|---|---|"]
 for f in cold["functions"]:
     path = os.path.join(bin_dir, f["binary"])
     size = os.path.getsize(path) / 1024 / 1024
@@ -109,9 +155,11 @@ for f in cold["functions"]:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         z.write(path, "bootstrap")
     zipped = len(buf.getvalue()) / 1024 / 1024
-    ok = f["init_ms"] <= 1.5 * floor["init_ms"]
+    ok = f["init_ms"] <= 2 * floor["init_ms"]
     target = "(the floor)" if f is floor else verdict(ok)
-    lines.append(f"| `{f['binary']}` | {f['init_ms']:.1f} | {f['first_response_ms']:.1f} | {target} | {size:.1f} | {zipped:.1f} |")
+    first = "" if f is floor else verdict(f["first_response_ms"] <= 100)
+    size_cell = f"{size:.1f}" + (f" {verdict(size <= 8)}" if f["binary"] in ("tasks-get", "tasks-list") else "")
+    lines.append(f"| `{f['binary']}` | {f['init_ms']:.1f} | {f['first_response_ms']:.1f} | {target} | {first} | {size_cell} | {zipped:.1f} |")
 
 proc = load("process.json")["sizes"]
 analyzer = load("analyze.json")["analyzer_mib_per_sec"] if os.path.exists(os.path.join(out, "analyze.json")) else float("nan")
@@ -139,7 +187,8 @@ lines += ["## 5. Pipeline latency", "",
 
 scale = load("scaling.json")
 cases = {c["case"]: c["p50_ms"] for c in scale["cases"]}
-lines += ["## 6. Scaling with data", "", "`GET /api/v1/tasks?limit=50`, 31 requests each, p50:", "", "| case | p50 ms |", "|---|---|"]
+lines += ["## 6. Scaling with data", "", f"`GET /api/v1/tasks?limit=50`, 31 requests each, p50; the two writers among 900 others of 1,000 tasks each, "
+          f"{scale.get('tasks_in_all', 0):,} tasks in all:", "", "| case | p50 ms |", "|---|---|"]
 lines += [f"| {name} | {value:.1f} |" for name, value in cases.items()]
 first_small, first_large = cases["100 tasks, first page"], cases["100,000 tasks, first page"]
 lines += ["", f"First page at 100,000 tasks within 3× of 100: {first_large / first_small:.1f}× — {verdict(first_large <= 3 * first_small)}.", "",

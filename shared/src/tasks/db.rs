@@ -140,6 +140,14 @@ pub(crate) async fn select_signed_in(
     now: DateTime<Utc>,
     id: Uuid,
 ) -> Result<Option<(Me, Option<Task>)>, Error> {
+    let mut sql = get_statement(caller, now, id);
+    let row = sql.build().fetch_optional(db).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((users::db::me(&row)?, task_if_any(&row)?)))
+}
+
+/// [`select_signed_in`]'s statement: public so that `make bench` runs exactly it under pgbench.
+pub fn get_statement(caller: Caller, now: DateTime<Utc>, id: Uuid) -> QueryBuilder<Postgres> {
     let mut sql = users::db::live_session(caller, now);
     sql.push(concat!(
         " select me_is_active, me_time_zone, ",
@@ -147,9 +155,7 @@ pub(crate) async fn select_signed_in(
         " from me left join tasks on tasks.id = "
     ))
     .push_bind(id);
-    let row = sql.build().fetch_optional(db).await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some((users::db::me(&row)?, task_if_any(&row)?)))
+    sql
 }
 
 /// The task of a row that may hold none (the null side of a `left join`).
@@ -172,6 +178,20 @@ pub(crate) async fn insert_signed_in(
     id: Uuid,
     new: &NewTask,
 ) -> Result<Option<(Me, Option<Task>)>, Error> {
+    let mut sql = create_statement(config, caller, now, id, new);
+    let row = sql.build().fetch_optional(db).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((users::db::me(&row)?, task_if_any(&row)?)))
+}
+
+/// [`insert_signed_in`]'s statement: public so that `make bench` runs exactly it under pgbench.
+pub fn create_statement(
+    config: &Config,
+    caller: Caller,
+    now: DateTime<Utc>,
+    id: Uuid,
+    new: &NewTask,
+) -> QueryBuilder<Postgres> {
     let mut sql = users::db::live_session(caller, now);
     sql.push(", allowed as (");
     allowance::push_take_creation(&mut sql, config, now, |sql| {
@@ -195,9 +215,7 @@ pub(crate) async fn insert_signed_in(
         task_columns!(),
         ") select me_is_active, me_time_zone, made.* from me left join made on true"
     ));
-    let row = sql.build().fetch_optional(db).await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some((users::db::me(&row)?, task_if_any(&row)?)))
+    sql
 }
 
 /// The task, its row locked until the transaction ends: every write that must see the task as
