@@ -1,10 +1,19 @@
 //! Lambda: `GET /openapi.json`, `GET /docs` and Swagger UI's assets under `/docs/`.
 
-use writers::{AppState, Config, http::Function, telemetry};
+use writers::{
+    AppState, Config,
+    http::{Function, routes},
+    telemetry,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let state = AppState::new(Config::from_env()?).await;
-    lambda_http::run(Function::ApiDocs.router(state)).await
+    lambda_http::run(routes::function_router(
+        Function::ApiDocs,
+        routes::api_docs,
+        state,
+    ))
+    .await
 }

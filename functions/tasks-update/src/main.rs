@@ -1,6 +1,10 @@
 //! Lambda: `PATCH` and `DELETE /api/v1/tasks/{task_id}`, its restore, and `DELETE` of a draft.
 
-use writers::{AppState, Config, http::Function, telemetry};
+use writers::{
+    AppState, Config,
+    http::{Function, routes},
+    telemetry,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -8,5 +12,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let state = AppState::new(Config::from_env()?).await;
     // The secrets and the first connection, begun now; the first request awaits them.
     state.warm_up(true);
-    lambda_http::run(Function::UpdateTask.router(state)).await
+    lambda_http::run(routes::function_router(
+        Function::UpdateTask,
+        routes::update_task,
+        state,
+    ))
+    .await
 }

@@ -64,9 +64,27 @@ impl Function {
         Self::ApiDocs,
     ];
 
-    /// The router this function's Lambda binary serves: only its own routes.
+    /// The router this function's Lambda binary serves: only its own routes. The binaries call
+    /// [`function_router`] with their slice instead, which links nothing else.
     pub fn router(self, state: AppState) -> Router {
-        build(routes().into_iter().filter(|r| r.function == self), state)
+        function_router(self, self.slice(), state)
+    }
+
+    /// This function's routes.
+    pub fn routes(self) -> Vec<Route> {
+        self.slice()()
+    }
+
+    fn slice(self) -> fn() -> Vec<Route> {
+        match self {
+            Self::Auth => auth,
+            Self::CreateTask => create_task,
+            Self::ListTasks => list_tasks,
+            Self::GetTask => get_task,
+            Self::UpdateTask => update_task,
+            Self::Admin => admin,
+            Self::ApiDocs => api_docs,
+        }
     }
 
     /// The function's logical ID in `template.yaml`.
@@ -116,9 +134,18 @@ pub struct Route {
     uploads: bool,
 }
 
-/// The table. Documented routes take their method and path from `#[utoipa::path]`.
+/// The table: every function's slice, in order. Documented routes take their method and path
+/// from `#[utoipa::path]`.
 pub fn routes() -> Vec<Route> {
-    use Function::*;
+    Function::ALL
+        .into_iter()
+        .flat_map(Function::routes)
+        .collect()
+}
+
+/// `POST /auth/*`, `/auth/me`, `/auth/sessions*`, `/auth/password*`: the `auth` function.
+pub fn auth() -> Vec<Route> {
+    use Function::Auth;
     vec![
         Route::documented(Auth, documented!(users::http::register)),
         Route::documented(Auth, documented!(users::http::log_in)),
@@ -134,29 +161,85 @@ pub fn routes() -> Vec<Route> {
         Route::documented(Auth, documented!(users::http::end_session)),
         Route::documented(Auth, documented!(users::http::request_password_reset)),
         Route::documented(Auth, documented!(users::http::confirm_password_reset)),
+    ]
+}
+
+/// Creating tasks and drafts: the `tasks-create` function.
+pub fn create_task() -> Vec<Route> {
+    use Function::CreateTask;
+    vec![
         Route::documented(CreateTask, documented!(tasks::http::create)).accepting_uploads(),
         Route::documented(CreateTask, documented!(tasks::http::create_upload)),
         Route::documented(CreateTask, documented!(tasks::http::create_draft)).accepting_uploads(),
         Route::documented(CreateTask, documented!(tasks::http::create_draft_upload)),
-        Route::documented(ListTasks, documented!(tasks::http::list)),
+    ]
+}
+
+/// `GET /api/v1/tasks`: the `tasks-list` function.
+pub fn list_tasks() -> Vec<Route> {
+    vec![Route::documented(
+        Function::ListTasks,
+        documented!(tasks::http::list),
+    )]
+}
+
+/// Reading one task, its drafts, files and results: the `tasks-get` function.
+pub fn get_task() -> Vec<Route> {
+    use Function::GetTask;
+    vec![
         Route::documented(GetTask, documented!(tasks::http::get)),
         Route::documented(GetTask, documented!(tasks::http::download)),
         Route::documented(GetTask, documented!(tasks::http::result)),
         Route::documented(GetTask, documented!(tasks::http::list_drafts)),
         Route::documented(GetTask, documented!(tasks::http::download_draft)),
         Route::documented(GetTask, documented!(tasks::http::draft_result)),
+    ]
+}
+
+/// Editing, trashing, restoring and purging: the `tasks-update` function.
+pub fn update_task() -> Vec<Route> {
+    use Function::UpdateTask;
+    vec![
         Route::documented(UpdateTask, documented!(tasks::http::update)),
         Route::documented(UpdateTask, documented!(tasks::http::delete)),
         Route::documented(UpdateTask, documented!(tasks::http::restore)),
         Route::documented(UpdateTask, documented!(tasks::http::delete_draft)),
+    ]
+}
+
+/// The administrators' routes: the `admin` function.
+pub fn admin() -> Vec<Route> {
+    use Function::Admin;
+    vec![
         Route::documented(Admin, documented!(admin::http::list_users)),
         Route::documented(Admin, documented!(admin::http::update_user)),
         Route::documented(Admin, documented!(admin::http::audit)),
+    ]
+}
+
+/// The API's document and Swagger UI: the `api-docs` function.
+pub fn api_docs() -> Vec<Route> {
+    use Function::ApiDocs;
+    vec![
         Route::documented(ApiDocs, documented!(docs::openapi_json)),
         // Swagger UI's HTML and assets: pages for people, not operations of the API.
         Route::hidden(ApiDocs, Method::GET, "/docs", docs::index),
         Route::hidden(ApiDocs, Method::GET, "/docs/{*path}", docs::asset),
     ]
+}
+
+/// The router one Lambda binary serves, from its own slice alone.
+///
+/// `slice` is one of the functions above, named in the binary's `main`, so the binary links that
+/// slice's handlers and what they call, and no other route's (a `match` on [`Function`] would
+/// link them all).
+pub fn function_router(function: Function, slice: fn() -> Vec<Route>, state: AppState) -> Router {
+    let routes = slice();
+    assert!(
+        routes.iter().all(|r| r.function == function),
+        "{function:?}'s slice holds another function's route"
+    );
+    build(routes, state)
 }
 
 /// The whole deployed API: what each function's slice is cut from.

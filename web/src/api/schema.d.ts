@@ -1582,7 +1582,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description More than `TASKS_PER_USER_PER_HOUR` tasks created in the last hour; see `Retry-After` */
+            /** @description Past the creation rate: a burst of `TASKS_PER_USER_PER_HOUR` tasks, then one every hour ÷ that number; see `Retry-After` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1669,7 +1669,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description More than `TASKS_PER_USER_PER_HOUR` tasks created in the last hour; see `Retry-After` */
+            /** @description Past the creation rate: a burst of `TASKS_PER_USER_PER_HOUR` tasks, then one every hour ÷ that number; see `Retry-After` */
             429: {
                 headers: {
                     [name: string]: unknown;
