@@ -106,16 +106,38 @@ def valid_task_form(body) -> bool:
     )
 
 
-def ensure_negative_multipart_is_invalid(case):
-    """A negative multipart case that is still valid on the wire gets an invalid title.
+def valid_draft_form(body) -> bool:
+    """The multipart draft form's rules: one non-empty `file`, nothing else."""
+    if not isinstance(body, dict) or set(body) != {"file"}:
+        return False
+    return isinstance(body["file"], (bytes, str)) and len(body["file"]) > 0
 
-    Whatever Schemathesis' mutation meant (dropping a required field, a type, a pattern), multipart
-    serialisation can undo it, and the server is then judged for accepting valid data.
+
+def on_the_wire(body):
+    """The form as multipart serialisation sends it: a member whose value is null or a nested
+    object or list travels as no part at all (seen: a draft form with an extra member reached the
+    server as the file alone, and was accepted as the valid form it had become)."""
+    if not isinstance(body, dict):
+        return body
+    return {k: v for k, v in body.items() if isinstance(v, (str, bytes, int, float, bool))}
+
+
+def ensure_negative_multipart_is_invalid(case):
+    """A negative multipart case that is still valid on the wire is made invalid by the document's
+    own rules: an invalid title for the task form, an empty file for the draft form.
+
+    Whatever Schemathesis' mutation meant (an extra member, dropping a required field, a type, a
+    pattern), multipart serialisation can undo it, and the server is then judged for accepting
+    valid data.
     """
     mode = getattr(getattr(getattr(case, "meta", None), "generation", None), "mode", None)
     negative = str(getattr(mode, "value", mode)).lower() == "negative"
-    if negative and (case.media_type or "").startswith("multipart/form-data") and valid_task_form(case.body):
+    if not negative or not (case.media_type or "").startswith("multipart/form-data"):
+        return
+    if valid_task_form(on_the_wire(case.body)):
         case.body["title"] = UNTYPED_INVALID["title"]
+    elif valid_draft_form(on_the_wire(case.body)):
+        case.body["file"] = UNTYPED_INVALID["file"]
 
 
 PROCESSED_TASK = os.environ.get("FUZZ_TASK_ID")
