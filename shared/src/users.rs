@@ -336,10 +336,7 @@ impl Me {
     /// # Errors
     /// [`Error::Forbidden`] for a deactivated account.
     pub fn require_active(self) -> Result<Self, Error> {
-        if self.is_active {
-            Ok(self)
-        } else {
-            Err(Error::Forbidden("this account is deactivated"))
-        }
+        model::refuse_deactivated(self.is_active)?;
+        Ok(self)
     }
 }

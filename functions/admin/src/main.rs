@@ -1,10 +1,6 @@
 //! Lambda: the administrators' routes, `/admin/users` and `/admin/audit`.
 
-use writers::{
-    AppState, Config,
-    http::{Function, routes},
-    telemetry,
-};
+use writers::{AppState, Config, http::routes, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -12,10 +8,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let state = AppState::new(Config::from_env()?).await;
     // The secrets and the first connection, begun now; the first request awaits them.
     state.warm_up(true);
-    lambda_http::run(routes::function_router(
-        Function::Admin,
-        routes::admin,
-        state,
-    ))
-    .await
+    lambda_http::run(routes::function_router(routes::admin, state)).await
 }

@@ -60,11 +60,19 @@ pub fn rate(config: &Config) -> (i64, i64) {
     (interval, window - interval)
 }
 
+/// When the user whose `next_free_at` this is may create their next task: [`push_take_creation`]'s
+/// condition, solved for the time.
+fn free_at(config: &Config, next_free_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let (_, tolerance) = rate(config);
+    next_free_at.max(now) - TimeDelta::microseconds(tolerance)
+}
+
 /// The refusal when the user's allowance is spent: `Retry-After` is when the next one frees up.
 pub fn too_many(config: &Config, next_free_at: DateTime<Utc>, now: DateTime<Utc>) -> Error {
-    let (_, tolerance) = rate(config);
-    let free_at = next_free_at.max(now) - TimeDelta::microseconds(tolerance);
-    let wait = (free_at - now).num_seconds().max(1).unsigned_abs();
+    let wait = (free_at(config, next_free_at, now) - now)
+        .num_seconds()
+        .max(1)
+        .unsigned_abs();
     Error::TooManyTasks {
         retry_after: std::time::Duration::from_secs(wait),
     }
@@ -190,9 +198,8 @@ pub async fn check(
     adding_bytes: u64,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let (_, tolerance) = rate(config);
     if let Some(next) = next_free_at(&mut *conn, owner).await?
-        && next.max(now) - TimeDelta::microseconds(tolerance) > now
+        && free_at(config, next, now) > now
     {
         return Err(too_many(config, next, now));
     }

@@ -175,11 +175,20 @@ impl User {
     /// # Errors
     /// [`Error::Forbidden`](crate::Error::Forbidden) for a deactivated account.
     pub fn require_active(self) -> Result<Self, crate::Error> {
-        if self.is_active {
-            Ok(self)
-        } else {
-            Err(crate::Error::Forbidden("this account is deactivated"))
-        }
+        refuse_deactivated(self.is_active)?;
+        Ok(self)
+    }
+}
+
+/// [`User::require_active`]'s rule on the flag alone, for callers that read only the flag.
+///
+/// # Errors
+/// [`Error::Forbidden`](crate::Error::Forbidden) when `is_active` is false.
+pub(crate) fn refuse_deactivated(is_active: bool) -> Result<(), crate::Error> {
+    if is_active {
+        Ok(())
+    } else {
+        Err(crate::Error::Forbidden("this account is deactivated"))
     }
 }
 
