@@ -94,9 +94,8 @@ pub async fn options_from_env() -> anyhow::Result<PgConnectOptions> {
     match &database.source {
         DatabaseSource::Url(url) => Ok(url_options(expose(url), &database)),
         DatabaseSource::Secret { arn, .. } => {
-            let aws = crate::aws::sdk_config_for(&region).await;
-            let client = aws_sdk_secretsmanager::Client::new(&aws);
-            let secret = crate::aws::read_secret(&client, arn, "AWSCURRENT", "the database secret")
+            let secret = crate::secrets::Secrets::from_env(&region)
+                .read(arn, "AWSCURRENT", "the database secret")
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?
                 .ok_or_else(|| {

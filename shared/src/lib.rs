@@ -5,7 +5,8 @@
 //! - [`config`]: [`Config`] read once from the environment; secrets never print.
 //! - [`state`]: [`AppState`], the pool and AWS clients built once per cold start.
 //! - [`error`]: [`Error`], what operations fail with; `http::error` maps it to responses.
-//! - [`aws`]: the AWS SDK configuration every client shares, and Secrets Manager reads.
+//! - [`aws`]: the AWS SDK configuration every client shares, and clients built on first use.
+//! - [`secrets`]: Secrets Manager reads, signed and sent without the SDK.
 //! - [`db`]: the lazily connecting pool, and (in [`db::migrate`]) the embedded migrations.
 //! - [`files`]: S3 under the `STORAGE_ROOT` prefix, the SQS jobs queue and its messages, the
 //!   streaming analyzer and the `.docx` reader.
@@ -44,6 +45,7 @@ pub mod health;
 pub mod http;
 pub mod mail;
 pub mod processor;
+pub mod secrets;
 pub mod state;
 pub mod sweeper;
 pub mod tasks;

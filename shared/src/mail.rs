@@ -3,7 +3,10 @@
 
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 
-use crate::{Config, Error};
+use crate::{
+    Config, Error,
+    aws::{OnDemand, Sdk},
+};
 
 /// A letter to one address, with a plain-text part and an HTML part.
 #[derive(Clone, Debug)]
@@ -17,14 +20,15 @@ pub struct Letter {
 /// The SES client and the sender, shared by every letter.
 #[derive(Clone, Debug)]
 pub struct Mailer {
-    client: aws_sdk_ses::Client,
+    client: OnDemand<aws_sdk_ses::Client>,
     from: Option<String>,
 }
 
 impl Mailer {
-    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
+    /// The sender `MAIL_FROM`; the SES client is built for the first letter.
+    pub fn new(aws: &Sdk, config: &Config) -> Self {
         Self {
-            client: aws_sdk_ses::Client::new(aws),
+            client: OnDemand::new(aws),
             from: config.mail_from.clone(),
         }
     }
@@ -33,7 +37,7 @@ impl Mailer {
     #[must_use]
     pub fn with_client(&self, client: aws_sdk_ses::Client) -> Self {
         Self {
-            client,
+            client: OnDemand::ready(client),
             from: self.from.clone(),
         }
     }
@@ -65,6 +69,8 @@ impl Mailer {
             .build();
         let sent = self
             .client
+            .get(aws_sdk_ses::Client::new)
+            .await
             .send_email()
             .source(from)
             .destination(Destination::builder().to_addresses(&letter.to).build())

@@ -16,12 +16,13 @@ use tokio::sync::Mutex;
 
 use crate::{
     Config, Error,
-    aws::read_secret,
+    aws::Sdk,
     clock::Clock,
     config::{DatabaseSource, JwtSecret},
     db,
     files::{queue::JobQueue, storage::Storage},
     mail::Mailer,
+    secrets::Secrets,
     users::token::{Claims, TokenKeys, TokenKind},
 };
 
@@ -41,7 +42,7 @@ pub struct AppState {
     keys: Arc<Mutex<KeyCache>>,
     /// When the `DATABASE_SECRET_ARN` secret was last read into the pool's options.
     database_secret_read: Arc<Mutex<Option<Instant>>>,
-    secrets: aws_sdk_secretsmanager::Client,
+    secrets: Secrets,
     /// [`AppState::warm_up`]'s work while it is under way: the first request awaits it.
     warming: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
@@ -75,7 +76,8 @@ impl AppState {
 
     /// Like [`AppState::new`] around an existing pool (the tests' per-test database).
     pub async fn with_pool(config: Config, db: PgPool) -> Self {
-        let aws = crate::aws::sdk_config(&config).await;
+        let aws = Sdk::new(&config);
+        let secrets = Secrets::from_env(&config.aws_region);
         Self {
             db,
             storage: Storage::new(&aws, &config),
@@ -89,7 +91,7 @@ impl AppState {
             clock: Clock::system(),
             keys: Arc::new(Mutex::new(KeyCache::default())),
             database_secret_read: Arc::new(Mutex::new(None)),
-            secrets: aws_sdk_secretsmanager::Client::new(&aws),
+            secrets,
             warming: Arc::default(),
         }
     }
@@ -215,8 +217,8 @@ impl AppState {
             JwtSecret::SecretsManager { arn } => {
                 // Both versions at once: one round trip to Secrets Manager's latency, not two.
                 let (current, previous) = tokio::try_join!(
-                    read_secret(&self.secrets, arn, "AWSCURRENT", "the JWT secret"),
-                    read_secret(&self.secrets, arn, "AWSPREVIOUS", "the JWT secret"),
+                    self.secrets.read(arn, "AWSCURRENT", "the JWT secret"),
+                    self.secrets.read(arn, "AWSPREVIOUS", "the JWT secret"),
                 )?;
                 let current = current.ok_or_else(|| {
                     anyhow::anyhow!("JWT_SECRET_ARN names a secret with no current value")
@@ -247,7 +249,9 @@ impl AppState {
         if read_at.is_some_and(|at| at.elapsed() < DATABASE_SECRET_MAX_AGE) {
             return Ok(());
         }
-        let secret = read_secret(&self.secrets, arn, "AWSCURRENT", "the database secret")
+        let secret = self
+            .secrets
+            .read(arn, "AWSCURRENT", "the database secret")
             .await?
             .ok_or_else(|| {
                 anyhow::anyhow!("DATABASE_SECRET_ARN names a secret with no current value")

@@ -407,6 +407,7 @@ async fn cancel_dead_lettered(
     while read < DEAD_LETTERS_PER_RUN {
         let messages = dead_letters
             .client()
+            .await
             .receive_message()
             .queue_url(dead_letters.url())
             .max_number_of_messages(10)

@@ -82,7 +82,7 @@ impl TestApp {
 
     /// Every job on this test's queue, received and deleted.
     pub async fn drain_jobs(&self) -> Vec<Value> {
-        let sqs = self.state.jobs.client();
+        let sqs = self.state.jobs.client().await;
         let mut jobs = Vec::new();
         loop {
             let received = sqs
@@ -119,6 +119,7 @@ impl TestApp {
         self.state
             .storage
             .client()
+            .await
             .list_objects_v2()
             .bucket(&root.bucket)
             .prefix(format!("{}/", root.prefix))

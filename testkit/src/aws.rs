@@ -137,16 +137,16 @@ pub async fn hung_endpoint() -> (String, tokio::task::JoinHandle<()>) {
 }
 
 /// `state` with its S3 client sent to `endpoint` (the bucket and prefix kept).
-pub fn with_storage_at(state: &writers::AppState, endpoint: &str) -> writers::AppState {
-    with_s3(state, |s3| s3.endpoint_url(endpoint))
+pub async fn with_storage_at(state: &writers::AppState, endpoint: &str) -> writers::AppState {
+    with_s3(state, |s3| s3.endpoint_url(endpoint)).await
 }
 
 /// `state` with its S3 client rebuilt from its own configuration, changed by `change`.
-fn with_s3(
+async fn with_s3(
     state: &writers::AppState,
     change: impl FnOnce(aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder,
 ) -> writers::AppState {
-    let s3 = change(state.storage.client().config().to_builder()).build();
+    let s3 = change(state.storage.client().await.config().to_builder()).build();
     let mut changed = state.clone();
     changed.storage = writers::files::storage::Storage::from_client(
         aws_sdk_s3::Client::from_conf(s3),
@@ -156,10 +156,11 @@ fn with_s3(
 }
 
 /// `state` with its SQS client sent to `endpoint` (the queue URL kept).
-pub fn with_queue_at(state: &writers::AppState, endpoint: &str) -> writers::AppState {
+pub async fn with_queue_at(state: &writers::AppState, endpoint: &str) -> writers::AppState {
     let sqs = state
         .jobs
         .client()
+        .await
         .config()
         .to_builder()
         .endpoint_url(endpoint)
@@ -227,8 +228,8 @@ impl aws_sdk_s3::config::Intercept for S3Calls {
 }
 
 /// `state` with an S3 client that records every call it makes.
-pub fn recording_storage(state: &writers::AppState) -> (writers::AppState, S3Calls) {
+pub async fn recording_storage(state: &writers::AppState) -> (writers::AppState, S3Calls) {
     let calls = S3Calls::default();
-    let changed = with_s3(state, |s3| s3.interceptor(calls.clone()));
+    let changed = with_s3(state, |s3| s3.interceptor(calls.clone())).await;
     (changed, calls)
 }

@@ -109,10 +109,8 @@ async fn every_binary_serves_the_whole_flow_as_deployed(pool: PgPool) {
     );
     let address = serve_gateway(functions).await;
     let api = over_http(address);
-    let jobs = writers::files::queue::JobQueue::new(
-        &writers::aws::sdk_config(&config).await,
-        &config.queue_url,
-    );
+    let jobs =
+        writers::files::queue::JobQueue::new(&writers::aws::Sdk::new(&config), &config.queue_url);
     let process_jobs = || async {
         poller::poll_once(&jobs, Duration::from_secs(5), |event| {
             processor.runtime.invoke_sqs(event)

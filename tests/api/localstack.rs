@@ -20,6 +20,7 @@ async fn the_bucket_and_the_jobs_queue_with_its_dead_letter_queue_exist() {
     let attributes = state
         .jobs
         .client()
+        .await
         .get_queue_attributes()
         .queue_url(state.jobs.url())
         .attribute_names(QueueAttributeName::RedrivePolicy)
@@ -73,6 +74,7 @@ async fn a_message_round_trips_through_sqs() {
     let url = probe
         .jobs
         .client()
+        .await
         .create_queue()
         .queue_name(&name)
         .send()
@@ -91,6 +93,7 @@ async fn a_message_round_trips_through_sqs() {
     let received = state
         .jobs
         .client()
+        .await
         .receive_message()
         .queue_url(&url)
         .wait_time_seconds(5)
@@ -102,6 +105,7 @@ async fn a_message_round_trips_through_sqs() {
     state
         .jobs
         .client()
+        .await
         .delete_queue()
         .queue_url(&url)
         .send()

@@ -463,6 +463,7 @@ async fn the_local_poller_deletes_what_succeeded_and_leaves_what_failed(pool: Pg
     let attributes = state
         .jobs
         .client()
+        .await
         .get_queue_attributes()
         .queue_url(state.jobs.url())
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
@@ -569,7 +570,7 @@ async fn a_backlog_is_never_cancelled_for_waiting_but_a_job_tried_to_the_limit_i
 
     // The failing job is received as often as the queue allows, S3 failing every time.
     // Nothing listens on port 1: every read fails at once, a transient error left for redelivery.
-    let broken = testkit::aws::with_storage_at(&app.state, "http://127.0.0.1:1");
+    let broken = testkit::aws::with_storage_at(&app.state, "http://127.0.0.1:1").await;
     let max = app.state.config.job_max_receives;
     for n in 1..=max {
         app.clock.advance(TimeDelta::minutes(6));

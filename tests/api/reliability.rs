@@ -46,7 +46,7 @@ async fn a_hung_s3_is_a_quick_503_and_leaves_nothing_the_sweeper_cannot_find(poo
     let app = TestApp::new(pool.clone()).await;
     let ada = app.signed_up_user().await;
     let (endpoint, _hung) = hung_endpoint().await;
-    let hung = TestApp::with_state(with_storage_at(&app.state, &endpoint));
+    let hung = TestApp::with_state(with_storage_at(&app.state, &endpoint).await);
     let ada_there = hung.persona_like(&ada);
 
     let started = Instant::now();
@@ -114,7 +114,7 @@ async fn delivering_a_job_holds_no_lock_while_sqs_answers(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
     let ada = app.signed_up_user().await;
     let (endpoint, _hung) = hung_endpoint().await;
-    let hung = TestApp::with_state(with_queue_at(&app.state, &endpoint));
+    let hung = TestApp::with_state(with_queue_at(&app.state, &endpoint).await);
     // Created while SQS hangs: the job waits in the outbox.
     let task = create(&hung.persona_like(&ada), "queued.txt", b"words").await;
     assert_eq!(task.status, StatusCode::ACCEPTED, "{}", task.text());
@@ -157,7 +157,7 @@ async fn one_failing_sweeper_duty_does_not_stop_the_others(pool: PgPool) {
         )
         .await;
     assert_eq!(never.status, StatusCode::CREATED, "{}", never.text());
-    let aws = writers::aws::sdk_config(&app.state.config).await;
+    let aws = writers::aws::Sdk::new(&app.state.config);
     app.state.dead_letters = Some(JobQueue::new(
         &aws,
         &format!("{}-no-such-queue", app.state.jobs.url()),

@@ -102,7 +102,7 @@ fn granted(template: &yaml_serde::Value, function: &str) -> Grants {
 #[sqlx::test(migrations = "../migrations")]
 async fn each_functions_s3_permissions_are_exactly_what_its_code_calls(pool: PgPool) {
     let plain = TestApp::new(pool.clone()).await;
-    let (state, calls) = recording_storage(&plain.state);
+    let (state, calls) = recording_storage(&plain.state).await;
     let app = TestApp::with_state(state);
     let prefix = app.state.storage.root().prefix.clone();
     let mut used: BTreeMap<&str, Grants> = BTreeMap::new();

@@ -502,6 +502,7 @@ async fn an_sqs_outage_after_the_commit_loses_no_job_the_sweeper_delivers_it(poo
     app.state
         .jobs
         .client()
+        .await
         .create_queue()
         .queue_name(name)
         .send()

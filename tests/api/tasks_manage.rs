@@ -619,7 +619,7 @@ async fn a_purge_loses_nothing_and_leaks_nothing_when_s3_is_down(pool: PgPool) {
     assert_eq!(app.stored_keys().await.len(), 4);
 
     // S3 refuses connections while the purge commits: the row goes, the objects wait.
-    let down = TestApp::with_state(with_storage_at(&app.state, "http://127.0.0.1:9"));
+    let down = TestApp::with_state(with_storage_at(&app.state, "http://127.0.0.1:9").await);
     let response = down
         .persona_like(&ada)
         .delete(&format!("/api/v1/tasks/{}?permanent=true", id(&task)))

@@ -31,10 +31,9 @@ pub async fn ensure_from(pool: &PgPool, role: AppRole) -> anyhow::Result<String>
         AppRole::Password { user, password } => (user, password),
         AppRole::Secret { arn } => {
             let (_, region) = crate::config::database_from_env()?;
-            let client =
-                aws_sdk_secretsmanager::Client::new(&crate::aws::sdk_config_for(&region).await);
             let what = "the application's database secret";
-            let secret = crate::aws::read_secret(&client, &arn, "AWSCURRENT", what)
+            let secret = crate::secrets::Secrets::from_env(&region)
+                .read(&arn, "AWSCURRENT", what)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?
                 .context("APP_DATABASE_SECRET_ARN names a secret with no current value")?;

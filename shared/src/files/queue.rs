@@ -2,20 +2,24 @@
 
 use aws_sdk_sqs::{Client, types::QueueAttributeName};
 
-use crate::Error;
+use crate::{
+    Error,
+    aws::{OnDemand, Sdk},
+};
 
-/// An SQS queue (the jobs queue, or its dead-letter queue) and the client that reaches it.
+/// An SQS queue (the jobs queue, or its dead-letter queue) and the client that reaches it, built
+/// on the first call.
 #[derive(Clone, Debug)]
 pub struct JobQueue {
-    client: Client,
+    client: OnDemand<Client>,
     url: String,
 }
 
 impl JobQueue {
-    /// Builds the client for the queue at `url`.
-    pub fn new(aws: &aws_config::SdkConfig, url: &str) -> Self {
+    /// The queue at `url`; its client is built on the first call.
+    pub fn new(aws: &Sdk, url: &str) -> Self {
         Self {
-            client: Client::new(aws),
+            client: OnDemand::new(aws),
             url: url.to_owned(),
         }
     }
@@ -23,7 +27,7 @@ impl JobQueue {
     /// The queue at `url` through an existing client (tests that point one elsewhere).
     pub fn from_client(client: Client, url: &str) -> Self {
         Self {
-            client,
+            client: OnDemand::ready(client),
             url: url.to_owned(),
         }
     }
@@ -34,8 +38,8 @@ impl JobQueue {
     }
 
     /// The SQS client itself, for callers that need a call this type does not wrap (the poller, tests).
-    pub fn client(&self) -> &Client {
-        &self.client
+    pub async fn client(&self) -> &Client {
+        self.client.get(Client::new).await
     }
 
     /// Checks that the queue exists and the credentials reach it.
@@ -43,7 +47,8 @@ impl JobQueue {
     /// # Errors
     /// [`Error::Queue`] when SQS is unreachable or the queue is missing.
     pub async fn check(&self) -> Result<(), Error> {
-        self.client
+        self.client()
+            .await
             .get_queue_attributes()
             .queue_url(&self.url)
             .attribute_names(QueueAttributeName::QueueArn)
@@ -59,7 +64,8 @@ impl JobQueue {
     /// [`Error::Queue`] when the send fails.
     pub async fn send(&self, body: &str) -> Result<String, Error> {
         let sent = self
-            .client
+            .client()
+            .await
             .send_message()
             .queue_url(&self.url)
             .message_body(body)

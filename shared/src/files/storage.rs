@@ -12,7 +12,11 @@ pub use aws_sdk_s3::presigning::PresignedRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Config, Error, config::StorageRoot};
+use crate::{
+    Config, Error,
+    aws::{OnDemand, Sdk},
+    config::StorageRoot,
+};
 
 /// Where an upload is stored: `s3://bucket/key`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -37,26 +41,25 @@ impl StoredObject {
     }
 }
 
-/// The uploads bucket and key prefix, with the S3 client that reaches them.
+/// The uploads bucket and key prefix, with the S3 clients that reach them, built on the first
+/// call.
 #[derive(Clone, Debug)]
 pub struct Storage {
-    client: Client,
-    /// Signs URLs for clients: no checksum is added that a browser or curl could not match.
-    presigner: Client,
+    clients: OnDemand<Clients>,
+    /// Path-style URLs, for an endpoint override (LocalStack).
+    path_style: bool,
     root: StorageRoot,
 }
 
-impl Storage {
-    /// Builds the client; S3 uses path-style URLs when an endpoint override (LocalStack) is set.
-    pub fn new(aws: &aws_config::SdkConfig, config: &Config) -> Self {
-        let s3 = aws_sdk_s3::config::Builder::from(aws)
-            .force_path_style(config.aws_endpoint_overridden)
-            .build();
-        Self::from_client(Client::from_conf(s3), config.storage_root.clone())
-    }
+#[derive(Debug)]
+struct Clients {
+    client: Client,
+    /// Signs URLs for clients: no checksum is added that a browser or curl could not match.
+    presigner: Client,
+}
 
-    /// Wraps a client configured elsewhere (tools, and tests that point it at a dead endpoint).
-    pub fn from_client(client: Client, root: StorageRoot) -> Self {
+impl Clients {
+    fn new(client: Client) -> Self {
         let presigner = client
             .config()
             .to_builder()
@@ -65,8 +68,40 @@ impl Storage {
         Self {
             client,
             presigner: Client::from_conf(presigner),
+        }
+    }
+}
+
+impl Storage {
+    /// The bucket and prefix of `config`; the clients are built on the first call, with
+    /// path-style URLs when an endpoint override (LocalStack) is set.
+    pub fn new(aws: &Sdk, config: &Config) -> Self {
+        Self {
+            clients: OnDemand::new(aws),
+            path_style: config.aws_endpoint_overridden,
+            root: config.storage_root.clone(),
+        }
+    }
+
+    /// Wraps a client configured elsewhere (tools, and tests that point it at a dead endpoint).
+    pub fn from_client(client: Client, root: StorageRoot) -> Self {
+        Self {
+            clients: OnDemand::ready(Clients::new(client)),
+            path_style: false,
             root,
         }
+    }
+
+    async fn clients(&self) -> &Clients {
+        let path_style = self.path_style;
+        self.clients
+            .get(|aws| {
+                let s3 = aws_sdk_s3::config::Builder::from(aws)
+                    .force_path_style(path_style)
+                    .build();
+                Clients::new(Client::from_conf(s3))
+            })
+            .await
     }
 
     /// A URL that lets its holder PUT exactly `size` bytes of `content_type` at `key`, once: the
@@ -81,7 +116,9 @@ impl Storage {
         content_type: &str,
         expires_in: Duration,
     ) -> Result<PresignedRequest, Error> {
-        self.presigner
+        self.clients()
+            .await
+            .presigner
             .put_object()
             .bucket(&self.root.bucket)
             .key(key)
@@ -104,7 +141,9 @@ impl Storage {
         file_name: &str,
         expires_in: Duration,
     ) -> Result<PresignedRequest, Error> {
-        self.presigner
+        self.clients()
+            .await
+            .presigner
             .get_object()
             .bucket(&self.root.bucket)
             .key(key)
@@ -162,6 +201,8 @@ impl Storage {
         after: Option<&str>,
     ) -> Result<(Vec<aws_sdk_s3::types::Object>, Option<String>), Error> {
         let page = self
+            .clients()
+            .await
             .client
             .list_objects_v2()
             .bucket(&self.root.bucket)
@@ -182,8 +223,8 @@ impl Storage {
     }
 
     /// The S3 client itself, for callers that need a call this type does not wrap (tests, tools).
-    pub fn client(&self) -> &Client {
-        &self.client
+    pub async fn client(&self) -> &Client {
+        &self.clients().await.client
     }
 
     /// Checks that the bucket exists and the credentials reach it.
@@ -191,7 +232,9 @@ impl Storage {
     /// # Errors
     /// [`Error::Storage`] when S3 is unreachable or the bucket is missing.
     pub async fn check(&self) -> Result<(), Error> {
-        self.client
+        self.clients()
+            .await
+            .client
             .head_bucket()
             .bucket(&self.root.bucket)
             .send()
@@ -210,7 +253,9 @@ impl Storage {
         bytes: impl Into<ByteStream>,
         content_type: &str,
     ) -> Result<(), Error> {
-        self.client
+        self.clients()
+            .await
+            .client
             .put_object()
             .bucket(&self.root.bucket)
             .key(key)
@@ -238,6 +283,8 @@ impl Storage {
     /// [`Error::NotFound`] for a missing key, [`Error::Storage`] otherwise.
     pub async fn open(&self, key: &str) -> Result<Object, Error> {
         let object = self
+            .clients()
+            .await
             .client
             .get_object()
             .bucket(&self.root.bucket)
@@ -266,6 +313,8 @@ impl Storage {
     ) -> Result<ByteStream, Error> {
         let end = start + len.max(1) - 1;
         let object = self
+            .clients()
+            .await
             .client
             .get_object()
             .bucket(&self.root.bucket)
@@ -303,6 +352,8 @@ impl Storage {
     /// [`Error::Storage`] when S3 cannot be reached.
     pub async fn exists(&self, key: &str) -> Result<bool, Error> {
         match self
+            .clients()
+            .await
             .client
             .head_object()
             .bucket(&self.root.bucket)
@@ -321,7 +372,9 @@ impl Storage {
     /// # Errors
     /// [`Error::Storage`] when S3 cannot be reached.
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
-        self.client
+        self.clients()
+            .await
+            .client
             .delete_object()
             .bucket(&self.root.bucket)
             .key(key)

@@ -58,6 +58,7 @@ where
         .build();
     let received = queue
         .client()
+        .await
         .receive_message()
         .queue_url(queue.url())
         .max_number_of_messages(BATCH_SIZE)
@@ -136,6 +137,7 @@ where
     if !done.is_empty() {
         let deleted = queue
             .client()
+            .await
             .delete_message_batch()
             .queue_url(queue.url())
             .set_entries(Some(done))
