@@ -157,7 +157,7 @@ python3 tools/bench/wirecount.py --listen "127.0.0.1:$wire_port" --upstream 127.
 wire=$!
 for _ in $(seq 50); do ss -ltn "sport = :$wire_port" | grep -q LISTEN && break; sleep 0.1; done
 # The same database through the proxy; no sweeper runs during the count (its work is not a request's).
-counted_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p._replace(netloc=f"{p.username or \"postgres\"}@127.0.0.1:{sys.argv[2]}").geturl())' "$DATABASE_URL" "$wire_port")
+counted_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); user = p.username or "postgres"; print(p._replace(netloc=user + "@127.0.0.1:" + sys.argv[2]).geturl())' "$DATABASE_URL" "$wire_port")
 DATABASE_URL=$counted_url SWEEP_INTERVAL_SECS=86400 TASKS_PER_USER_PER_HOUR=1000000000 \
     PORT=$counted_port RUST_LOG=warn "$bin/local-api" >"$out/local-api-counted.log" 2>&1 &
 counted=$!
