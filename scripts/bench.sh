@@ -204,7 +204,7 @@ step "bounds: one argon2id hash (and one per core at once); LocalStack's PutObje
 step "scaling with data: 100 and 100,000 tasks, with EXPLAIN"
 "$bin/bench" scaling "$base" >"$out/scaling.json"
 
-step "cold starts: every function binary and the floor, 5 starts each"
+step "cold starts: every function binary and the floor, 11 starts each, then 2,000 invocations of each reader"
 "$bin/bench" cold-start "$bin" "$base" >"$out/cold-start.json"
 
 step "processing: 1, 64 and 256 MiB against a plain streamed GET; the analyzer alone"

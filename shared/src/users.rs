@@ -86,15 +86,31 @@ pub async fn log_in(
     user_agent: Option<&str>,
 ) -> Result<SignedIn, Error> {
     let now = state.clock.now();
-    let attempt = limits::begin_login(state, &credentials.email, source_ip, now).await?;
-    let user = db::select_by_email(&state.db, &credentials.email).await?;
-    let stored_hash = user.as_ref().map(|u| u.hashed_password.clone());
-    let verdict = password::verify(credentials.password.clone(), stored_hash).await?;
-    let Some(user) = user.filter(|_| verdict.matched) else {
-        attempt.failed(&state.db, now).await?;
+    let check = {
+        let (db, email, password) = (
+            state.db.clone(),
+            credentials.email.clone(),
+            credentials.password.clone(),
+        );
+        async move {
+            let user = db::select_by_email(&db, &email).await?;
+            let stored_hash = user.as_ref().map(|u| u.hashed_password.clone());
+            let verdict = password::verify(password, stored_hash).await?;
+            Ok((user.filter(|_| verdict.matched), verdict))
+        }
+    };
+    let (user, verdict) = limits::check_login(
+        state,
+        &credentials.email,
+        source_ip,
+        now,
+        check,
+        |(user, _)| user.is_some(),
+    )
+    .await?;
+    let Some(user) = user else {
         return Err(Error::InvalidCredentials);
     };
-    attempt.succeeded(&state.db).await?;
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
     let user = user.require_active()?;
     if verdict.needs_rehash {

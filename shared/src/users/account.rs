@@ -30,13 +30,15 @@ pub(crate) async fn confirm_password(
 ) -> Result<(), Error> {
     let now = state.clock.now();
     let email = Email::stored(&user.email);
-    let attempt = limits::begin_login(state, &email, source_ip, now).await?;
-    let verdict = password::verify(password, Some(user.hashed_password.clone())).await?;
+    let check = password::verify(password, Some(user.hashed_password.clone()));
+    let verdict = limits::check_login(state, &email, source_ip, now, check, |verdict| {
+        verdict.matched
+    })
+    .await?;
     if !verdict.matched {
-        attempt.failed(&state.db, now).await?;
         return Err(Error::BadRequest("the password is incorrect"));
     }
-    attempt.succeeded(&state.db).await
+    Ok(())
 }
 
 /// Applies a profile edit; a new email needs the current password.

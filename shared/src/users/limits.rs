@@ -36,7 +36,7 @@ pub struct LoginAttempt {
 ///
 /// # Errors
 /// [`Error::TooManyRequests`] with the time until the oldest counted failure leaves the window.
-pub async fn begin_login(
+async fn begin_login(
     state: &AppState,
     email: &Email,
     source_ip: &str,
@@ -61,6 +61,47 @@ pub async fn begin_login(
     .await?;
     tx.commit().await?;
     Ok(LoginAttempt { id })
+}
+
+/// A login of `email` from `source_ip` under the limits, settled whatever becomes of the request.
+///
+/// It takes its place ([`begin_login`]), runs `check` (the account lookup and the password hash),
+/// and settles the place by what it found (`matched`: whether the login succeeded). All three run
+/// in a task of their own, so a request
+/// dropped part way (a client that went away, a closed tab) cannot leave its place counting as a
+/// failure: ten such drops would otherwise lock the email out for the window. A check that fails
+/// before it decides anything gives the place back too.
+///
+/// # Errors
+/// [`Error::TooManyRequests`] while locked out, the check's own error, or [`Error::Database`]
+/// when the attempt cannot be recorded or settled.
+pub async fn check_login<T, F>(
+    state: &AppState,
+    email: &Email,
+    source_ip: &str,
+    now: DateTime<Utc>,
+    check: F,
+    matched: impl FnOnce(&T) -> bool + Send + 'static,
+) -> Result<T, Error>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+{
+    let (state, email, source_ip) = (state.clone(), email.clone(), source_ip.to_owned());
+    let settled = tokio::spawn(async move {
+        let attempt = begin_login(&state, &email, &source_ip, now).await?;
+        let outcome = check.await;
+        let failed = outcome.as_ref().is_ok_and(|found| !matched(found));
+        if failed {
+            attempt.failed(&state.db, now).await?;
+        } else {
+            attempt.succeeded(&state.db).await?;
+        }
+        outcome
+    });
+    settled
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("checking a login"))?
 }
 
 impl LoginAttempt {
