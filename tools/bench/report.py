@@ -20,6 +20,16 @@ def wrk(name):
     med = lambda i: statistics.median(r[i] for r in runs)
     return med(0), med(1), med(2), sum(r[3] for r in runs), "; ".join(r[4] for r in runs if r[4])
 
+def ok_rate(name):
+    """The median rate of 2xx answers alone: requests less the non-2xx ones, over the run's time."""
+    rates = []
+    for path in sorted(glob.glob(os.path.join(out, f"wrk-{name}-*.txt"))):
+        text = open(path).read()
+        total, secs = re.search(r"(\d+) requests in ([\d.]+)(ms|s)\b", text).group(1, 2)
+        bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+        rates.append((int(total) - (int(bad.group(1)) if bad else 0)) / float(secs))
+    return statistics.median(rates)
+
 def verdict(ok):
     return "**met**" if ok else "**missed**"
 
@@ -50,12 +60,18 @@ original = {  # 2 uvicorn workers: req/s, p99 ms
 lines += ["| scenario | req/s | p50 ms | p99 ms | target | result | non-2xx |", "|---|---|---|---|---|---|---|"]
 for name, (label, orig_rps, orig_p99) in original.items():
     rps, p50, p99, bad, errors = wrk(name)
+    refusals_expected = False
     if name == "login":
         bound = hash_["login_bound_rps"]
         target = f"≥ 90% of the argon2 bound {bound:.1f} req/s ({hash_['cores']} cores ÷ {hash_['hash_ms']:.0f} ms per hash)"
         if "all_cores_hashes_per_sec" in hash_:
             target += f"; all cores hashing at once sustain {hash_['all_cores_hashes_per_sec']:.1f}/s"
-        ok = rps >= 0.9 * bound
+        # One account from 16 connections: past 10 logins in flight for one email, the lockout
+        # answers 429 by design (docs/api.md), so the rate that counts is the sign-ins'.
+        signed_in = ok_rate(name)
+        target += f". Sign-ins (2xx) per second: {signed_in:.1f}; the rest are the lockout's 429s"
+        ok = signed_in >= 0.9 * bound
+        refusals_expected = True
     elif name == "upload":
         bound = puts["puts_per_sec"]
         target = f"≥ 90% of LocalStack's PutObject rate for 100 KiB, {bound:.0f}/s (measured now)"
@@ -63,7 +79,7 @@ for name, (label, orig_rps, orig_p99) in original.items():
     else:
         target = f"≥ {10 * orig_rps:.0f} req/s, p99 ≤ {orig_p99 / 5:.0f} ms"
         ok = rps >= 10 * orig_rps and p99 <= orig_p99 / 5
-    lines.append(f"| {label} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {target} | {verdict(ok and bad == 0)} | {bad} {errors} |")
+    lines.append(f"| {label} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {target} | {verdict(ok and (bad == 0 or refusals_expected))} | {bad} {errors} |")
 drain = os.path.join(out, "drain-secs")
 if os.path.exists(drain):
     lines += ["", f"After the upload scenario, the in-process processor took {open(drain).read().strip()} s more to finish the jobs of the "
