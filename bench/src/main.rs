@@ -667,10 +667,6 @@ const COLD_STARTS: usize = 11;
 const READERS: [&str; 2] = ["tasks-list", "tasks-get"];
 const READER_LOAD_INVOCATIONS: usize = 2000;
 
-fn peak_rss_kib(pid: u32) -> Result<u64> {
-    status_kib(pid, "VmHWM:")
-}
-
 /// One `kB` line of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`, `RssAnon:`).
 fn status_kib(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -783,7 +779,7 @@ async fn process(bin_dir: &Path) -> Result<Value> {
             runs.push(run(&runtime, &key, size).await?);
         }
         let get_secs = median(gets);
-        let peak = peak_rss_kib(child.id().context("a pid")?)? as f64 / 1024.0;
+        let peak = status_kib(child.id().context("a pid")?, "VmHWM:")? as f64 / 1024.0;
         child.kill().await?;
         let secs = median(runs);
         results.push(json!({

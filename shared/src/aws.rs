@@ -97,7 +97,7 @@ impl<C> OnDemand<C> {
 pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 /// One attempt's share: two attempts fit the operation's budget.
 pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
-const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The AWS SDK configuration every client shares, for `region`.
 ///

@@ -13,7 +13,7 @@
 
 use std::{
     sync::{Arc, OnceLock},
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
 use aws_credential_types::Credentials;
@@ -34,12 +34,11 @@ use tokio::{
 
 use crate::{
     Error,
-    aws::{SDK_ATTEMPT_TIMEOUT, SDK_OPERATION_TIMEOUT},
+    aws::{SDK_ATTEMPT_TIMEOUT, SDK_CONNECT_TIMEOUT, SDK_OPERATION_TIMEOUT},
 };
 
 /// A secret's string is at most 64 KiB; its JSON envelope adds little.
 const RESPONSE_LIMIT_BYTES: usize = 256 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where Secrets Manager is, and the region requests are signed for. Building it reads only the
 /// environment.
@@ -156,13 +155,13 @@ impl Secrets {
             .map_err(|problem| Failure::lasting(anyhow::anyhow!("{problem}")))?;
         let request = self.signed(endpoint, body)?;
         let tcp = tokio::time::timeout(
-            CONNECT_TIMEOUT,
+            SDK_CONNECT_TIMEOUT,
             TcpStream::connect((endpoint.host.as_str(), endpoint.port)),
         )
         .await
         .map_err(|_| {
             Failure::transient(anyhow::anyhow!(
-                "no connection to {} within {CONNECT_TIMEOUT:?}",
+                "no connection to {} within {SDK_CONNECT_TIMEOUT:?}",
                 endpoint.authority
             ))
         })?

@@ -142,8 +142,9 @@ impl AppState {
     /// The token keys, loaded on first use.
     ///
     /// From `JWT_SECRET` directly (kept for the life of the process), or from Secrets Manager
-    /// (`JWT_SECRET_ARN`): read when first needed (an HTTP function's [`AppState::warm_up`] starts that
-    /// during init, beside it, never delaying it), and again once the keys are [`JWT_SECRET_MAX_AGE`] old. If that re-read fails, the keys in hand
+    /// (`JWT_SECRET_ARN`): read when first needed (an HTTP function's [`AppState::warm_up`] starts
+    /// that during init, beside it, never delaying it), and again once the keys are
+    /// [`JWT_SECRET_MAX_AGE`] old. If that re-read fails, the keys in hand
     /// are used for another minute before it is tried again.
     ///
     /// # Errors

@@ -28,7 +28,7 @@ const RETENTION: TimeDelta = TimeDelta::days(1);
 /// place under a lock, and the ones that find no place left are refused before any hash runs.
 #[derive(Debug)]
 #[must_use = "a successful login must give its place back"]
-pub struct LoginAttempt {
+struct LoginAttempt {
     id: i64,
 }
 
@@ -109,7 +109,7 @@ impl LoginAttempt {
     ///
     /// # Errors
     /// [`Error::Database`] when the place cannot be given back (it then counts as one failure).
-    pub async fn succeeded(self, db: &PgPool) -> Result<(), Error> {
+    async fn succeeded(self, db: &PgPool) -> Result<(), Error> {
         db::delete_attempt(db, self.id).await
     }
 
@@ -117,7 +117,7 @@ impl LoginAttempt {
     ///
     /// # Errors
     /// [`Error::Database`] when the purge fails.
-    pub async fn failed(self, db: &PgPool, now: DateTime<Utc>) -> Result<(), Error> {
+    async fn failed(self, db: &PgPool, now: DateTime<Utc>) -> Result<(), Error> {
         db::delete_attempts_before(db, now - RETENTION).await?;
         Ok(())
     }
